@@ -1,0 +1,17 @@
+# Quick start on a fresh machine:  make demo   |   make test
+# Both first install what is missing into .venv (scripts/install.sh; idempotent).
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install demo test
+
+install:
+	@bash scripts/install.sh
+
+demo: install
+	$(PYTHON) tools/demo.py $(DEMO_ARGS)
+
+test: install
+	$(PYTHON) -m pytest tests $(PYTEST_ARGS)

@@ -1,0 +1,15 @@
+"""mmcds: Contrastive Deep Supervision for MMPretrain and MMDetection.
+
+Importing this package registers its models, transforms and metrics into mmpretrain's
+registries, and allow-lists the types mmengine checkpoints need for ``torch.load`` with
+``weights_only=True``. Configs load it with
+``custom_imports = dict(imports=['mmcds'], allow_failed_imports=False)``.
+"""
+from .utils import register_safe_checkpoint_globals
+from .version import __version__
+
+register_safe_checkpoint_globals()
+
+from . import models  # noqa: E402,F401  registers into mmpretrain's registries
+
+__all__ = ['__version__', 'register_safe_checkpoint_globals']

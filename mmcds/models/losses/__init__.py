@@ -1,0 +1,3 @@
+from .contrastive_ds_loss import ContrastiveDSLoss
+
+__all__ = ['ContrastiveDSLoss']

@@ -1,0 +1,3 @@
+from .cds_neck import CDSNeck
+
+__all__ = ['CDSNeck']

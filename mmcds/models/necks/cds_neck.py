@@ -1,0 +1,97 @@
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import DepthwiseSeparableConvModule
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+
+
+def sep_conv_block(in_channels: int, out_channels: int, norm_cfg: dict,
+                   act_cfg: dict) -> nn.Sequential:
+    """The reference code's SepConv: halves the resolution, maps to ``out_channels``.
+
+    [depthwise 3x3 stride 2 -> pointwise 1x1 -> BN -> ReLU ->
+     depthwise 3x3 -> pointwise 1x1 to ``out_channels`` -> BN -> ReLU], no conv biases.
+    """
+    common = dict(kernel_size=3, padding=1, bias=False, norm_cfg=norm_cfg,
+                  act_cfg=act_cfg, dw_norm_cfg=None, dw_act_cfg=None)
+    return nn.Sequential(
+        DepthwiseSeparableConvModule(in_channels, in_channels, stride=2, **common),
+        DepthwiseSeparableConvModule(in_channels, out_channels, stride=1, **common))
+
+
+@MODELS.register_module()
+class CDSNeck(BaseModule):
+    """Projection heads of Contrastive Deep Supervision, one per backbone stage.
+
+    Stage ``i`` of ``S`` (0-based) gets ``S - 1 - i`` SepConv blocks that walk its
+    features through the channel counts of the later stages (each halving the
+    resolution), so every head ends at the last stage's channels ``C_{S-1}``; then
+    global average pooling and L2 normalisation. The last stage's head only pools. An
+    optional MLP projector (not in the paper) can follow the pooling on every head.
+
+    Args:
+        in_channels (Sequence[int]): channels of each stage's output, e.g.
+            ``(256, 512, 1024, 2048)`` for ResNet-50. ``CDSClassifier`` fills it in
+            from its backbone when left as None.
+        projector (dict, optional): ``dict(hidden_channels=..., out_channels=...)`` for
+            a Linear-BN-ReLU-Linear projector after pooling. Defaults to None (off).
+        norm_cfg (dict): norm layer of the SepConv blocks. Defaults to BN.
+        act_cfg (dict): activation of the SepConv blocks. Defaults to ReLU.
+        init_cfg (dict, optional): mmengine init config.
+
+    Shapes:
+        input: tuple of ``S`` tensors, stage ``i`` of shape ``(B, C_i, H_i, W_i)``.
+        output: tuple of ``S`` tensors of shape ``(B, D)`` with unit L2 norm, where
+        ``D = C_{S-1}`` or the projector's ``out_channels``.
+    """
+
+    def __init__(self,
+                 in_channels: Optional[Sequence[int]] = None,
+                 projector: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'),
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if not in_channels:
+            raise ValueError('CDSNeck needs in_channels, the channel count of every '
+                             'backbone stage it supervises, e.g. (64, 128, 256, 512)')
+        self.in_channels = tuple(int(c) for c in in_channels)
+        self.heads = nn.ModuleList()
+        for stage in range(len(self.in_channels)):
+            channel_path = self.in_channels[stage:]
+            self.heads.append(
+                nn.Sequential(*[
+                    sep_conv_block(c_in, c_out, norm_cfg, act_cfg)
+                    for c_in, c_out in zip(channel_path[:-1], channel_path[1:])
+                ]))
+        self.out_channels = self.in_channels[-1]
+        self.projectors = None
+        if projector is not None:
+            unknown = set(projector) - {'hidden_channels', 'out_channels'}
+            if unknown or 'out_channels' not in projector:
+                raise ValueError('CDSNeck.projector takes hidden_channels and '
+                                 f'out_channels, got {sorted(projector)}')
+            hidden = projector.get('hidden_channels', self.out_channels)
+            self.projectors = nn.ModuleList(
+                nn.Sequential(
+                    nn.Linear(self.out_channels, hidden, bias=False),
+                    nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                    nn.Linear(hidden, projector['out_channels']))
+                for _ in self.in_channels)
+            self.out_channels = projector['out_channels']
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
+        if len(inputs) != len(self.heads):
+            raise ValueError(f'CDSNeck was built for {len(self.heads)} stages '
+                             f'(in_channels={self.in_channels}) but got {len(inputs)} '
+                             'feature maps')
+        outputs = []
+        for stage, (x, head) in enumerate(zip(inputs, self.heads)):
+            z = F.adaptive_avg_pool2d(head(x), 1).flatten(1)
+            if self.projectors is not None:
+                z = self.projectors[stage](z)
+            outputs.append(F.normalize(z, dim=1))
+        return tuple(outputs)

@@ -1,0 +1,57 @@
+"""Helpers shared by tools/train.py and tools/test.py (the parts mmpretrain's and
+mmdet's tools do inline)."""
+import os
+import os.path as osp
+from copy import deepcopy
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, ConfigDict
+
+
+def default_work_dir(cfg: Config, config_path: str, work_dir=None) -> str:
+    """CLI > ``work_dir`` in the file > ``work_dirs/<config name>``."""
+    if work_dir is not None:
+        return work_dir
+    if cfg.get('work_dir', None) is not None:
+        return cfg.work_dir
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def config_scope(cfg: Config) -> str:
+    return cfg.get('default_scope', None) or 'mmpretrain'
+
+
+def apply_dataloader_defaults(cfg: Config, fields, defaults: dict,
+                              overrides: dict) -> None:
+    """Fill mmpretrain's dataloader defaults (e.g. ``default_collate``) under what the
+    config sets, then force ``overrides`` (from ``--no-pin-memory`` and the like)."""
+    for field in fields:
+        if cfg.get(field, None) is None:
+            continue
+        dataloader_cfg = ConfigDict(deepcopy(defaults))
+        dataloader_cfg.update(cfg[field])
+        dataloader_cfg.update(overrides)
+        cfg[field] = dataloader_cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Make ``--launcher pytorch`` work without CUDA.
+
+    mmengine's launcher calls ``torch.cuda.set_device`` and hands ``device_ids`` to
+    DDP, both of which fail on a CPU-only machine. Here the process group is started
+    with gloo before the runner exists (mmengine then leaves it alone) and DDP gets
+    ``device_ids=None``, as torch requires for CPU modules.
+    """
+    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+        return
+    cfg.setdefault('env_cfg', ConfigDict())
+    cfg.env_cfg.setdefault('dist_cfg', ConfigDict())
+    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    wrapper_cfg = cfg.get('model_wrapper_cfg', None) or ConfigDict(
+        type='MMDistributedDataParallel')
+    wrapper_cfg['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper_cfg
+    if cfg.launcher == 'pytorch' and not torch_dist.is_initialized():
+        os.environ.setdefault('LOCAL_RANK', '0')
+        torch_dist.init_process_group(backend='gloo')

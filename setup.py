@@ -1,0 +1,38 @@
+"""Install mmcds. The OpenMMLab stack it needs is installed by scripts/install.sh
+(mmcv 2.1.0 must be compiled against the installed torch), so install_requires only names
+what pip can resolve on its own."""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def read_version():
+    namespace = {}
+    with open(osp.join(osp.dirname(__file__), 'mmcds', 'version.py')) as f:
+        exec(f.read(), namespace)
+    return namespace['__version__']
+
+
+def parse_requirements(path):
+    """Plain requirement lines of ``path`` (comments and ``-r`` includes skipped)."""
+    with open(path) as f:
+        lines = (line.split('#')[0].strip() for line in f)
+        return [line for line in lines if line and not line.startswith('-')]
+
+
+setup(
+    name='mmcds',
+    version=read_version(),
+    description='Contrastive Deep Supervision (ECCV 2022) for MMPretrain and MMDetection',
+    long_description=open('README.md').read() if osp.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    packages=find_packages(exclude=('tests', 'tools', 'configs')),
+    python_requires='>=3.11',
+    install_requires=parse_requirements('requirements/runtime.txt'),
+    extras_require={
+        'tests': parse_requirements('requirements/tests.txt'),
+        'optional': parse_requirements('requirements/optional.txt'),
+    },
+    license='Apache License 2.0',
+    zip_safe=False,
+)

@@ -1,0 +1,103 @@
+"""The installed stack: versions, compiled mmcv ops, registries, config scopes."""
+import argparse
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+import mmcds
+from conftest import REPO_ROOT
+
+
+def test_versions():
+    import mmcv
+    import mmdet
+    import mmengine
+    import mmpretrain
+    assert torch.__version__.split('+')[0] == '2.14.1'
+    assert (mmengine.__version__, mmcv.__version__, mmpretrain.__version__,
+            mmdet.__version__) == ('0.10.7', '2.1.0', '1.2.0', '3.3.0')
+    assert mmcds.__version__ == '0.1.0'
+
+
+def test_compiled_nms_and_roi_align():
+    from mmcv.ops import RoIAlign, nms
+    boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]])
+    dets, keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)
+    assert keep.tolist() == [0, 2]
+    # A constant feature map pools to the constant; a ramp pools to the box centre.
+    feature = torch.arange(16.).view(1, 1, 4, 4)
+    roi_align = RoIAlign(output_size=(1, 1), spatial_scale=1.0, sampling_ratio=2,
+                         aligned=True)
+    pooled = roi_align(feature, torch.tensor([[0., 0., 0., 4., 4.]]))
+    assert pooled.shape == (1, 1, 1, 1)
+    # box (0,0)-(4,4) with aligned=True: centre (1.5, 1.5) in pixel-index space
+    assert pooled.item() == pytest.approx(1.5 * 4 + 1.5)
+
+
+def test_modules_are_registered_in_mmpretrain():
+    from mmpretrain.registry import MODELS
+    for name in ('CDSClassifier', 'CDSNeck', 'ContrastiveDSLoss',
+                 'MultiViewClsDataPreprocessor'):
+        assert MODELS.get(name) is not None, name
+        assert MODELS.get(name).__module__.startswith('mmcds.'), name
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        f'mmcds_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def train_args(config, **overrides):
+    args = dict(config=config, work_dir=None, resume=None, amp=False, no_validate=False,
+                auto_scale_lr=False, no_pin_memory=False, no_persistent_workers=False,
+                cfg_options=None, launcher='none')
+    args.update(overrides)
+    return argparse.Namespace(**args)
+
+
+@pytest.mark.parametrize('config, scope, collate', [
+    ('configs/cds/resnet18_8xb32_in1k.py', 'mmpretrain', 'default_collate'),
+    ('mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', 'mmdet', None),
+])
+def test_configs_of_both_scopes_load_through_train_tool(tmp_path, config, scope, collate):
+    if config.startswith('mmdet::'):
+        # a user config that inherits an mmdet config through the package scope
+        path = osp.join(tmp_path, 'user_det.py')
+        with open(path, 'w') as f:
+            f.write(f"_base_ = '{config}'\nmodel = dict(bbox_head=dict(num_classes=3))\n")
+        config = path
+    train = load_tool('train')
+    cfg = train.merge_args(Config.fromfile(config), train_args(
+        config, cfg_options={'train_dataloader.batch_size': 3}))
+    assert cfg.default_scope == scope
+    assert cfg.train_dataloader.batch_size == 3
+    assert cfg.train_dataloader.get('collate_fn', {}).get('type') == collate
+    assert cfg.work_dir == osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    if scope == 'mmdet':
+        assert cfg.model.bbox_head.num_classes == 3
+        assert cfg.model.backbone.depth == 50
+
+
+def test_amp_flag_picks_a_wrapper_that_runs_here():
+    train = load_tool('train')
+    cfg = train.merge_args(Config.fromfile('configs/cds/resnet18_8xb32_in1k.py'),
+                           train_args('x.py', amp=True))
+    expected = 'AmpOptimWrapper' if torch.cuda.is_available() else 'CPUAmpOptimWrapper'
+    assert cfg.optim_wrapper.type == expected
+
+
+def test_cpu_amp_wrapper_autocasts_to_bfloat16():
+    from mmengine.registry import OPTIM_WRAPPERS
+    layer = torch.nn.Linear(4, 4)
+    wrapper = OPTIM_WRAPPERS.build(dict(
+        type='CPUAmpOptimWrapper', optimizer=torch.optim.SGD(layer.parameters(), lr=0.1)))
+    with wrapper.optim_context(layer):
+        out = layer(torch.randn(2, 4))
+    assert out.dtype == torch.bfloat16
+    wrapper.update_params(out.float().sum())

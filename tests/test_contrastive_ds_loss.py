@@ -130,3 +130,38 @@ def test_bad_inputs_are_refused():
         loss_fn(random_features(4, 2, 8), torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match='temperature'):
         ContrastiveDSLoss(temperature=0)
+
+
+def _gather_worker(rank, world_size, port, features, labels, out_dir):
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
+                            rank=rank, world_size=world_size)
+    chunk = features.shape[0] // world_size
+    local = features[rank * chunk:(rank + 1) * chunk].clone().requires_grad_()
+    loss = ContrastiveDSLoss(gather_distributed=True)(
+        local, labels[rank * chunk:(rank + 1) * chunk])
+    loss.backward()
+    torch.save(dict(loss=loss.detach(), grad=local.grad), f'{out_dir}/rank{rank}.pt')
+    dist.destroy_process_group()
+
+
+def test_gather_distributed_equals_the_global_batch(tmp_path):
+    """Two gloo ranks with half a batch each: the loss of the whole batch, and each
+    rank's features get the whole batch's gradient."""
+    import socket
+
+    import torch.multiprocessing as mp
+    features = random_features(8, 2, 16, seed=6)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 3, 3])
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    mp.spawn(_gather_worker, args=(2, port, features, labels, str(tmp_path)), nprocs=2)
+    whole = features.clone().requires_grad_()
+    expected = ContrastiveDSLoss()(whole, labels)
+    expected.backward()
+    for rank in range(2):
+        result = torch.load(tmp_path / f'rank{rank}.pt')
+        assert result['loss'].item() == pytest.approx(expected.item(), rel=1e-5)
+        assert torch.allclose(result['grad'], whole.grad[rank * 4:(rank + 1) * 4],
+                              atol=1e-6)

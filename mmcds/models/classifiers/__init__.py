@@ -1,3 +1,7 @@
 from .cds_classifier import CDSClassifier
+from .dks_classifier import DKSClassifier
+from .dsn_classifier import DSNClassifier
+from .selfcon_classifier import SelfConClassifier
 
 __all__ = ['CDSClassifier']
+__all__ += ['DKSClassifier', 'DSNClassifier', 'SelfConClassifier']

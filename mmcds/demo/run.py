@@ -1,0 +1,191 @@
+"""The main job: CE vs CDS classifiers, backbone transfer to Faster R-CNN, one table.
+
+Called by ``tools/demo.py`` (``make demo``). Every step runs through mmengine's Runner
+on configs in ``configs/demo/`` and data read by mmpretrain's ``CustomDataset`` and
+mmdet's ``CocoDataset``, as a user's own training would.
+"""
+import json
+import os
+import os.path as osp
+import time
+from typing import Dict, Optional
+
+import numpy as np
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+from .digits_data import write_digits_classification, write_digits_detection
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CE_CONFIG = osp.join(REPO_ROOT, 'configs/demo/resnet18-w16_ce_digits.py')
+CDS_CONFIG = osp.join(REPO_ROOT, 'configs/demo/resnet18-w16_cds_digits.py')
+DET_CONFIG = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18-w16_fpn_digits.py')
+
+
+def log(message: str) -> None:
+    print_log(f'[demo] {message}', logger='current')
+
+
+def class_folders(root: str, split: str):
+    folder = osp.join(root, split)
+    if not osp.isdir(folder):
+        raise FileNotFoundError(
+            f'classification data: {folder} not found; --cls-data needs a folder with '
+            'train/<class>/*.jpg|png and test/<class>/*.jpg|png')
+    return sorted(d for d in os.listdir(folder) if osp.isdir(osp.join(folder, d)))
+
+
+def coco_categories(root: str):
+    for split in ('train2017', 'val2017'):
+        for path in (osp.join(root, 'annotations', f'instances_{split}.json'),
+                     osp.join(root, split)):
+            if not osp.exists(path):
+                raise FileNotFoundError(
+                    f'detection data: {path} not found; --det-data needs train2017/, '
+                    'val2017/ and annotations/instances_{train,val}2017.json')
+    with open(osp.join(root, 'annotations', 'instances_train2017.json')) as f:
+        categories = sorted(json.load(f)['categories'], key=lambda c: c['id'])
+    return tuple(c['name'] for c in categories)
+
+
+def prepare_digits(data_dir: str, quick: bool, seed: int):
+    """Write the embedded digits data sets once (a marker file says they are done)."""
+    cls_root = osp.join(data_dir, 'digits')
+    det_root = osp.join(data_dir, 'digits_coco' + ('_quick' if quick else ''))
+    if not osp.exists(osp.join(cls_root, '.done')):
+        counts = write_digits_classification(cls_root, seed=seed)
+        open(osp.join(cls_root, '.done'), 'w').close()
+        log(f'wrote scikit-learn digits as class folders: {counts} -> {cls_root}')
+    if not osp.exists(osp.join(det_root, '.done')):
+        sizes = dict(num_train=24, num_val=12) if quick else dict(num_train=300, num_val=80)
+        boxes = write_digits_detection(det_root, seed=seed, **sizes)
+        open(osp.join(det_root, '.done'), 'w').close()
+        log(f'wrote digit canvases as COCO (boxes per split: {boxes}) -> {det_root}')
+    return cls_root, det_root
+
+
+def scalar_history(runner: Runner, key: str) -> list:
+    if f'train/{key}' not in runner.message_hub.log_scalars:
+        return []
+    return runner.message_hub.get_scalar(f'train/{key}').data[0].tolist()
+
+
+def train_classifier(config: str, work_dir: str, data_root: str, epochs: int,
+                     seed: int) -> Dict:
+    classes = class_folders(data_root, 'train')
+    class_folders(data_root, 'test')
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict({
+        'work_dir': work_dir,
+        'randomness.seed': seed,
+        'model.head.num_classes': len(classes),
+        'data_preprocessor.num_classes': len(classes),
+        'train_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.data_root': data_root,
+        'test_dataloader.dataset.data_root': data_root,
+        'train_cfg.max_epochs': epochs,
+        'train_cfg.val_interval': epochs,
+        'param_scheduler.T_max': epochs,
+        'default_hooks.checkpoint.interval': epochs,
+    })
+    cfg.test_evaluator = [dict(type='Accuracy', topk=(1, )),
+                          dict(type='ConfusionMatrix', num_classes=len(classes))]
+    runner = Runner.from_cfg(cfg)
+    start = time.time()
+    runner.train()
+    train_seconds = time.time() - start
+    metrics = runner.test()
+    confusion = np.asarray(metrics['confusion_matrix/result'], dtype=np.float64)
+    return dict(
+        top1=float(metrics['accuracy/top1']),
+        per_class=(np.diag(confusion) / confusion.sum(1).clip(min=1) * 100).tolist(),
+        classes=list(classes),
+        train_seconds=train_seconds,
+        checkpoint=osp.join(work_dir, f'epoch_{epochs}.pth'),
+        history={key: scalar_history(runner, key) for key in
+                 ['loss'] + [f'loss_cds_stage{k}' for k in range(1, 5)]},
+    )
+
+
+def train_detector(work_dir: str, data_root: str, backbone_checkpoint: str,
+                   epochs: int, seed: int, image_scale: int) -> Dict:
+    classes = coco_categories(data_root)
+    cfg = Config.fromfile(DET_CONFIG)
+    cfg.merge_from_dict({
+        'work_dir': work_dir,
+        'randomness.seed': seed,
+        'model.backbone.init_cfg.checkpoint': backbone_checkpoint,
+        'model.roi_head.bbox_head.num_classes': len(classes),
+        'train_cfg.max_epochs': epochs,
+        'train_cfg.val_interval': epochs,
+        'default_hooks.checkpoint.interval': epochs,
+    })
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = data_root + '/'
+        cfg[loader].dataset.metainfo = dict(classes=classes)
+        for transform in cfg[loader].dataset.pipeline:
+            if transform['type'] == 'Resize':
+                transform['scale'] = (image_scale, image_scale)
+    for evaluator in ('val_evaluator', 'test_evaluator'):
+        cfg[evaluator].ann_file = osp.join(data_root, 'annotations/instances_val2017.json')
+    runner = Runner.from_cfg(cfg)
+    start = time.time()
+    runner.train()
+    train_seconds = time.time() - start
+    metrics = runner.test()
+    return dict(
+        mAP=float(metrics['coco/bbox_mAP']) * 100,
+        mAP_50=float(metrics['coco/bbox_mAP_50']) * 100,
+        train_seconds=train_seconds,
+        history={'loss': scalar_history(runner, 'loss')},
+    )
+
+
+def run_demo(work_dir: str = 'work_dirs/demo',
+             cls_data: Optional[str] = None,
+             det_data: Optional[str] = None,
+             cls_epochs: int = 12,
+             det_epochs: int = 6,
+             det_scale: Optional[int] = None,
+             quick: bool = False,
+             seed: int = 0) -> Dict:
+    """Run the whole demo; returns the results and writes results.md and plots."""
+    from mmcds.converters import convert_checkpoint
+    from .report import write_report
+
+    start = time.time()
+    work_dir = osp.abspath(work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    if cls_data is None or det_data is None:
+        digits_cls, digits_det = prepare_digits(osp.join(work_dir, 'data'), quick, seed)
+        cls_data = cls_data or digits_cls
+        det_data = det_data or digits_det
+    if det_scale is None:
+        det_scale = 128 if det_data.startswith(osp.join(work_dir, 'data')) else 320
+    timings = {}
+    classifiers = {}
+    for method, config in (('CE', CE_CONFIG), ('CDS', CDS_CONFIG)):
+        log(f'step: train the {method} classifier ({cls_epochs} epochs on {cls_data})')
+        classifiers[method] = train_classifier(
+            config, osp.join(work_dir, method.lower()), cls_data, cls_epochs, seed)
+        timings[f'train {method} classifier'] = classifiers[method]['train_seconds']
+
+    log('step: convert the CDS checkpoint to a backbone-only checkpoint')
+    backbone_checkpoint = osp.join(work_dir, 'cds_backbone.pth')
+    convert_checkpoint(classifiers['CDS']['checkpoint'], backbone_checkpoint,
+                       target='backbone')
+
+    log(f'step: fine-tune Faster R-CNN from the CDS backbone ({det_epochs} epochs '
+        f'on {det_data})')
+    detection = train_detector(osp.join(work_dir, 'faster_rcnn'), det_data,
+                               backbone_checkpoint, det_epochs, seed, det_scale)
+    timings['fine-tune Faster R-CNN'] = detection['train_seconds']
+    timings['total'] = time.time() - start
+
+    results = dict(classifiers=classifiers, detection=detection, timings=timings,
+                   settings=dict(cls_data=cls_data, det_data=det_data,
+                                 cls_epochs=cls_epochs, det_epochs=det_epochs,
+                                 det_scale=det_scale, seed=seed, quick=quick))
+    write_report(results, work_dir)
+    return results

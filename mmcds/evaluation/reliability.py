@@ -1,0 +1,111 @@
+"""Reliability diagrams (Guo et al., ICML 2017; DeGroot & Fienberg, 1983).
+
+From Python::
+
+    from mmcds.evaluation import plot_reliability_diagram
+    plot_reliability_diagram(confidences, correct, 'reliability.png', num_bins=15)
+
+From the predictions ``tools/test.py CONFIG CKPT --out preds.pkl`` dumps::
+
+    python -m mmcds.evaluation.reliability preds.pkl --out reliability.png
+"""
+import argparse
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+from .metrics.expected_calibration_error import ArrayLike, calibration_bins
+
+
+def plot_reliability_diagram(confidences: ArrayLike,
+                             correct: ArrayLike,
+                             out_file: Optional[str] = None,
+                             num_bins: int = 15,
+                             title: Optional[str] = None,
+                             ax=None) -> dict:
+    """Draw accuracy against confidence per equal-width bin, with the gap to the
+    diagonal (perfect calibration) shaded and the ECE in the legend.
+
+    Args:
+        confidences: (n,) top-1 probabilities; correct: (n,) bools.
+        out_file (str, optional): PNG to write (only when ``ax`` is None).
+        num_bins (int): bins, as in ``ExpectedCalibrationError``. Defaults to 15.
+        title (str, optional): axes title.
+        ax (matplotlib Axes, optional): draw into these axes (e.g. one panel of a
+            grid) instead of a new figure.
+
+    Returns:
+        dict: the statistics of :func:`calibration_bins` (``ece`` as a fraction).
+    """
+    import matplotlib
+    if ax is None:
+        matplotlib.use('Agg')  # files only; no display needed
+    import matplotlib.pyplot as plt
+
+    stats = calibration_bins(confidences, correct, num_bins)
+    edges, counts = stats['edges'], stats['counts']
+    width = np.diff(edges)
+    centers = edges[:-1] + width / 2
+    nonempty = counts > 0
+
+    own_figure = ax is None
+    if own_figure:
+        fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=120)
+    ax.bar(centers[nonempty], stats['accuracy'][nonempty], width=width[nonempty],
+           color='tab:blue', edgecolor='black', linewidth=0.5, label='accuracy')
+    # The gap between each bin's accuracy and its mean confidence.
+    gap_bottom = np.minimum(stats['accuracy'], stats['confidence'])[nonempty]
+    gap_height = np.abs(stats['accuracy'] - stats['confidence'])[nonempty]
+    ax.bar(centers[nonempty], gap_height, bottom=gap_bottom, width=width[nonempty],
+           color='tab:red', alpha=0.35, edgecolor='tab:red', hatch='//',
+           linewidth=0.5, label='gap')
+    ax.plot([0, 1], [0, 1], linestyle='--', color='gray', linewidth=1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel('confidence')
+    ax.set_ylabel('accuracy')
+    ax.set_title(title or 'reliability diagram', fontsize=10)
+    ax.legend(title=f'ECE {100 * stats["ece"]:.2f}%', loc='upper left', fontsize=8,
+              title_fontsize=8)
+    if own_figure:
+        fig.tight_layout()
+        if out_file:
+            fig.savefig(out_file)
+        plt.close(fig)
+    return stats
+
+
+def confidences_from_predictions(predictions: Sequence[dict]) -> Tuple[np.ndarray,
+                                                                        np.ndarray]:
+    """(confidence, correct) arrays from dumped data samples with ``pred_score``
+    and ``gt_label`` (the format of ``tools/test.py --out``)."""
+    confidences, correct = [], []
+    for index, sample in enumerate(predictions):
+        if 'pred_score' not in sample or 'gt_label' not in sample:
+            raise ValueError(f'prediction {index} lacks pred_score or gt_label')
+        score = np.asarray(sample['pred_score'], dtype=np.float64).reshape(-1)
+        label = int(np.asarray(sample['gt_label']).reshape(-1)[0])
+        confidences.append(score.max())
+        correct.append(int(score.argmax()) == label)
+    return np.asarray(confidences), np.asarray(correct)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Reliability diagram from tools/test.py --out predictions')
+    parser.add_argument('predictions', help='pickle written by tools/test.py --out')
+    parser.add_argument('--out', default='reliability.png', help='PNG to write')
+    parser.add_argument('--num-bins', type=int, default=15)
+    parser.add_argument('--title', default=None)
+    args = parser.parse_args(argv)
+
+    import mmengine
+    confidences, correct = confidences_from_predictions(mmengine.load(args.predictions))
+    stats = plot_reliability_diagram(confidences, correct, args.out, args.num_bins,
+                                     args.title)
+    print(f'ECE {100 * stats["ece"]:.2f}% over {len(confidences)} predictions '
+          f'({args.num_bins} bins) -> {args.out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,101 @@
+from itertools import permutations
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+from .dsn_classifier import DSNClassifier
+
+KL_PAIRS = ('all', 'main')
+
+
+@MODELS.register_module()
+class DKSClassifier(DSNClassifier):
+    r"""Deeply-supervised Knowledge Synergy (Sun et al., CVPR 2019): DSN plus
+    knowledge matching between the classifiers at all exits.
+
+    With :math:`E` classifiers (the auxiliary ones of :class:`DSNClassifier` and the
+    main head), logits :math:`z_i` and softened predictions
+    :math:`p_i = \mathrm{softmax}(z_i / T)`, training adds to DSN's losses
+
+    .. math::
+
+        \texttt{loss\_dks\_kl} = w\, T^2 \frac{1}{|Q|} \sum_{(i, j) \in Q}
+            \frac{1}{N} \sum_{n=1}^{N}
+            \mathrm{KL}\big(\bar p_j(x_n) \,\|\, p_i(x_n)\big)
+
+    where :math:`Q` holds the ordered pairs :math:`(i, j), i \ne j` (every classifier
+    learns from every other one; ``kl_pairs='all'``, DKS's dense synergy) or only the
+    pairs that include the main head (``kl_pairs='main'``: main <-> each exit, as in
+    DHM, Li et al. CVPR 2020). :math:`\bar p_j` is the target, detached when
+    ``detach_target`` (each classifier is pulled towards the others; no gradient flows
+    into the target through its own term). :math:`T^2` keeps gradient magnitudes
+    independent of :math:`T` (Hinton et al., 2015). Averaging over pairs keeps ``w``
+    meaningful whatever the number of exits.
+
+    Loss keys: ``loss``, ``loss_dsn_stage{k}`` (see :class:`DSNClassifier`) and
+    ``loss_dks_kl``. Inference is the main head's, as in DSN.
+
+    Args:
+        kl_temperature (float): :math:`T`. Defaults to 3.0.
+        kl_loss_weight (float): :math:`w`. Defaults to 1.0.
+        kl_pairs (str): 'all' or 'main'. Defaults to 'all'.
+        detach_target (bool): stop gradients through :math:`\bar p_j`. Defaults to
+            True.
+        Others: as in :class:`DSNClassifier`.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 kl_temperature: float = 3.0,
+                 kl_loss_weight: float = 1.0,
+                 kl_pairs: str = 'all',
+                 detach_target: bool = True,
+                 aux_stages: Optional[Sequence[int]] = None,
+                 aux_exit: str = 'sepconv',
+                 aux_loss_weight: Union[float, Sequence[float]] = 0.3,
+                 **kwargs):
+        if kl_temperature <= 0:
+            raise ValueError(f'DKSClassifier.kl_temperature must be positive, got '
+                             f'{kl_temperature}')
+        if kl_pairs not in KL_PAIRS:
+            raise ValueError(f'DKSClassifier.kl_pairs must be one of {KL_PAIRS}, got '
+                             f'{kl_pairs!r}')
+        super().__init__(backbone=backbone, aux_stages=aux_stages, aux_exit=aux_exit,
+                         aux_loss_weight=aux_loss_weight, **kwargs)
+        self.kl_temperature = float(kl_temperature)
+        self.kl_loss_weight = float(kl_loss_weight)
+        self.kl_pairs = kl_pairs
+        self.detach_target = detach_target
+
+    def _extra_losses(self, losses: dict, main_logits: torch.Tensor,
+                      aux_logits: Dict[str, torch.Tensor],
+                      data_samples: List[DataSample]) -> None:
+        losses['loss_dks_kl'] = self.knowledge_matching_loss(
+            list(aux_logits.values()) + [main_logits])
+
+    def knowledge_matching_loss(self, logits: List[torch.Tensor]) -> torch.Tensor:
+        """
+        Args:
+            logits (list[Tensor]): E tensors (N, K); the main head's last.
+
+        Returns:
+            Tensor: scalar ``w * T^2 * mean over pairs of batch-mean KL``.
+        """
+        temperature = self.kl_temperature
+        # fp32: KL of near-one-hot distributions underflows in bf16 autocast.
+        log_probs = [F.log_softmax(z.float() / temperature, dim=1) for z in logits]
+        main = len(logits) - 1
+        pairs = [(i, j) for i, j in permutations(range(len(logits)), 2)
+                 if self.kl_pairs == 'all' or main in (i, j)]
+        total = logits[0].new_zeros((), dtype=torch.float32)
+        for student, teacher in pairs:
+            target = log_probs[teacher]
+            if self.detach_target:
+                target = target.detach()
+            # KL(p_teacher || p_student), averaged over the batch.
+            total = total + F.kl_div(log_probs[student], target, reduction='batchmean',
+                                     log_target=True)
+        return self.kl_loss_weight * temperature**2 * total / len(pairs)

@@ -11,5 +11,7 @@ from .version import __version__
 register_safe_checkpoint_globals()
 
 from . import models  # noqa: E402,F401  registers into mmpretrain's registries
+from . import evaluation  # noqa: E402,F401  registers metrics into mmpretrain's METRICS
+from . import engine  # noqa: E402,F401  registers CPUAmpOptimWrapper into mmengine
 
 __all__ = ['__version__', 'register_safe_checkpoint_globals']

@@ -187,8 +187,8 @@ def test_imagenet_configs_follow_the_paper(depth):
                                       loss_weight=0.1, supervised=True)
     assert cfg.train_cfg.max_epochs == 90
     assert cfg.param_scheduler.milestones == [30, 60]
-    assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=0.1, momentum=0.9,
-                                               weight_decay=1e-4)
+    optimizer = {k: v for k, v in cfg.optim_wrapper.optimizer.items() if k != '_scope_'}
+    assert optimizer == dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4)
     assert cfg.train_dataloader.batch_size * 8 == 256
     multi_view = cfg.train_dataloader.dataset.pipeline[1]
     assert multi_view.type == 'MultiView' and multi_view.num_views == [1, 1]

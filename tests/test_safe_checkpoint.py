@@ -85,3 +85,17 @@ def test_checkpoint_that_calls_a_function_is_still_refused(tmp_path):
     with pytest.raises(pickle.UnpicklingError):
         load_checkpoint(torch.nn.Linear(1, 1), path)
     assert not osp.exists(marker)
+
+
+class _GetattrExploit:
+    """A pickle that tries to reach eval through getattr on an allowed class."""
+
+    def __reduce__(self):
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
+    path = osp.join(tmp_path, 'evil_getattr.pth')
+    torch.save({'meta': _GetattrExploit()}, path)
+    with pytest.raises(pickle.UnpicklingError, match="'__init__'"):
+        torch.load(path)

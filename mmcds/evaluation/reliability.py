@@ -37,10 +37,9 @@ def plot_reliability_diagram(confidences: ArrayLike,
     Returns:
         dict: the statistics of :func:`calibration_bins` (``ece`` as a fraction).
     """
-    import matplotlib
-    if ax is None:
-        matplotlib.use('Agg')  # files only; no display needed
-    import matplotlib.pyplot as plt
+    # A bare Figure renders through Agg and leaves pyplot's global state (and the
+    # user's backend) alone.
+    from matplotlib.figure import Figure
 
     stats = calibration_bins(confidences, correct, num_bins)
     edges, counts = stats['edges'], stats['counts']
@@ -50,7 +49,8 @@ def plot_reliability_diagram(confidences: ArrayLike,
 
     own_figure = ax is None
     if own_figure:
-        fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=120)
+        fig = Figure(figsize=(4.2, 4.2), dpi=120)
+        ax = fig.subplots()
     ax.bar(centers[nonempty], stats['accuracy'][nonempty], width=width[nonempty],
            color='tab:blue', edgecolor='black', linewidth=0.5, label='accuracy')
     # The gap between each bin's accuracy and its mean confidence.
@@ -71,7 +71,6 @@ def plot_reliability_diagram(confidences: ArrayLike,
         fig.tight_layout()
         if out_file:
             fig.savefig(out_file)
-        plt.close(fig)
     return stats
 
 

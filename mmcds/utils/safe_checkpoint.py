@@ -7,6 +7,8 @@ The fix keeps ``weights_only=True`` and allow-lists exactly the data types such 
 checkpoint contains (plain containers of numbers and arrays); anything else, e.g. a
 pickle that would call ``os.system``, is still refused by torch.
 """
+import pickle
+
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
@@ -27,7 +29,24 @@ def _numpy_globals():
     return items
 
 
-SAFE_CHECKPOINT_GLOBALS = [HistoryBuffer] + _numpy_globals()
+def history_buffer_statistic(owner, name: str):
+    """Stands in for ``builtins.getattr`` while unpickling, for one purpose only.
+
+    A ``HistoryBuffer`` keeps its statistics functions (``HistoryBuffer.mean`` ...) in
+    its state, and pickle writes each as ``getattr(HistoryBuffer, 'mean')``. Allowing
+    the real ``getattr`` would let a pickle walk from any allowed object to
+    ``__globals__`` and on to ``eval``; this resolves only registered statistics of
+    ``HistoryBuffer`` and refuses everything else.
+    """
+    if owner is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({getattr(owner, "__name__", type(owner).__name__)}, '
+        f'{name!r}), which is not a HistoryBuffer statistic: refused')
+
+
+SAFE_CHECKPOINT_GLOBALS = [HistoryBuffer, (history_buffer_statistic, 'builtins.getattr')
+                           ] + _numpy_globals()
 
 
 def register_safe_checkpoint_globals() -> None:

@@ -1,0 +1,128 @@
+"""tools/compare_methods.py: config overrides, table, and a tiny end-to-end run on a
+synthetic class-folder data set (plus a look at the real CIFAR-10 folders)."""
+import importlib.util
+import json
+import os.path as osp
+import re
+
+import numpy as np
+import pytest
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'compare_methods', osp.join(REPO_ROOT, 'tools', 'compare_methods.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+compare = load_tool()
+CLASSES = ['ant', 'bee', 'cat', 'dog']
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    """4 classes x (6 train + 3 test) 32x32 JPEGs; each class has its own colour so
+    that even one epoch learns something."""
+    import cv2
+    rng = np.random.default_rng(0)
+    for split, count in (('train', 6), ('test', 3)):
+        for label, name in enumerate(CLASSES):
+            folder = tmp_path / 'data' / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                image = rng.integers(0, 60, (32, 32, 3), dtype=np.uint8)
+                image[..., label % 3] += 150
+                cv2.imwrite(str(folder / f'{i:04d}.jpg'), image)
+    return str(tmp_path / 'data')
+
+
+def test_spread_indices_take_every_class():
+    indices = compare.spread_indices(10000, 100)
+    assert len(indices) == 100 and len(set(indices)) == 100
+    # CustomDataset sorts by class: 1000 images per class -> 10 from each.
+    assert np.bincount(np.asarray(indices) // 1000).tolist() == [10] * 10
+    assert compare.spread_indices(50, None) is None
+    assert compare.spread_indices(50, 80) is None
+
+
+def test_build_config_applies_the_shared_overrides(tiny_data, tmp_path):
+    args = compare.parse_args(['--data-root', tiny_data, '--epochs', '3',
+                               '--train-subset', '8', '--work-dir', str(tmp_path),
+                               '--num-bins', '10', '--batch-size', '4'])
+    for method in compare.DEFAULT_METHODS:
+        cfg, num_classes = compare.build_config(args, method)
+        assert num_classes == 4 and cfg.model.head.num_classes == 4
+        assert cfg.train_cfg.max_epochs == 3 and cfg.param_scheduler.T_max == 3
+        assert cfg.val_dataloader is None and cfg.val_cfg is None
+        assert cfg.test_evaluator[1] == dict(type='ExpectedCalibrationError',
+                                             num_bins=10)
+        assert cfg.randomness.seed == 0
+        assert cfg.train_dataloader.batch_size == 4
+        assert cfg.train_dataloader.dataset.indices == [0, 3, 6, 9, 12, 15, 18, 21]
+        assert cfg.test_dataloader.dataset.data_prefix == 'test'
+        assert cfg.test_dataloader.dataset.get('indices') is None
+    with pytest.raises(FileNotFoundError, match='split folder'):
+        compare.build_config(compare.parse_args(
+            ['--data-root', str(tmp_path / 'nowhere')]), 'ce')
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(SystemExit):
+        compare.parse_args(['--methods', 'ce', 'resnet'])
+    with pytest.raises(SystemExit):
+        compare.parse_args(['--epochs', '0'])
+    with pytest.raises(SystemExit):
+        compare.parse_args(['--config', 'dsn'])
+
+
+def test_table_format():
+    ok = dict(method='ce', name='CE', config='configs/ce/x.py', top1=81.234, ece=3.456,
+              sec_per_image=0.00123, device='cpu', peak_rss_mib=900.4,
+              rss_train_start_mib=700.0, params_train=1.2e6, params_test=1.0e6)
+    failed = dict(method='cds', name='CDS', config='configs/cds/x.py', error='boom')
+    table = compare.format_table([ok, failed]).splitlines()
+    assert table[0].startswith('| Method | Top-1 (%) | ECE (%) | Train s / image |')
+    assert table[2] == ('| CE | 81.23 | 3.46 | 1.23 ms | 900 [+200] | 1.200 / 1.000 | '
+                        '`configs/ce/x.py` |')
+    assert table[3].startswith('| CDS | failed: boom |')
+
+
+def test_tiny_end_to_end_run(tiny_data, tmp_path):
+    work_dir = tmp_path / 'compare'
+    methods = ['ce', 'dks', 'selfcon', 'cds']
+    code = compare.main(['--methods', *methods, '--data-root', tiny_data,
+                         '--epochs', '1', '--batch-size', '8', '--num-workers', '0',
+                         '--train-subset', '16', '--work-dir', str(work_dir)])
+    assert code == 0
+    report = (work_dir / 'results.md').read_text()
+    rows = [line for line in report.splitlines() if line.startswith('| ')][1:]
+    assert [row.split('|')[1].strip() for row in rows] == \
+        ['CE', 'DKS', 'SelfCon', 'CDS']
+    for method in methods:
+        result = json.loads((work_dir / method / 'result.json').read_text())
+        assert result['train_images'] == 16  # one epoch over the subset
+        assert result['test_size'] == 12
+        assert 0 <= result['top1'] <= 100 and 0 <= result['ece'] <= 100
+        assert result['sec_per_image'] > 0 and result['peak_rss_mib'] > 100
+        assert result['params_train'] > result['params_test'] or method == 'ce'
+        calib = np.load(work_dir / method / 'calibration.npz')
+        assert calib['confidences'].shape == (12, )
+        # The table shows what result.json holds.
+        assert f'| {result["name"]} | {result["top1"]:.2f} | {result["ece"]:.2f} |' \
+            in report
+    assert re.search(r'- Command: `python .*compare_methods.py --methods ce dks',
+                     report)
+    assert '- Machine: ' in report and 'CPU cores' in report
+    for png in ('comparison.png', 'reliability.png'):
+        assert (work_dir / png).read_bytes()[:4] == b'\x89PNG'
+
+
+def test_real_cifar10_folders(cifar10_root):
+    train = compare.list_split(cifar10_root, 'train')
+    test = compare.list_split(cifar10_root, 'test')
+    assert len(train) == 10 and list(train) == list(test)
+    assert sum(train.values()) == 10000 and sum(test.values()) == 10000

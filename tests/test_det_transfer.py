@@ -1,0 +1,226 @@
+"""CDS backbones in MMDetection: the detection configs take a CDS classifier checkpoint
+as it is, train and evaluate on coco128, and refuse a wrong checkpoint at start."""
+import glob
+import math
+import os
+import os.path as osp
+import uuid
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MessageHub
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import save_checkpoint, weights_to_cpu
+
+import mmcds  # noqa: F401
+from mmcds.converters import CheckpointError
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+COCO128 = os.environ.get('MMCDS_COCO128',
+                         osp.join(REPO, '..', 'shared', 'data', 'coco128'))
+needs_coco128 = pytest.mark.skipif(
+    not osp.isfile(osp.join(COCO128, 'annotations', 'instances_val2017.json')),
+    reason=f'coco128 not found at {COCO128} (set MMCDS_COCO128)')
+
+SMALL = {
+    'faster_rcnn': osp.join(REPO, 'configs/det/faster_rcnn_r18-w16_fpn_coco128.py'),
+    'retinanet': osp.join(REPO, 'configs/det/retinanet_r18-w16_fpn_coco128.py'),
+}
+R50 = {
+    'faster_rcnn': (osp.join(REPO, 'configs/det/faster_rcnn_r50_cds.py'),
+                    'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'),
+    'retinanet': (osp.join(REPO, 'configs/det/retinanet_r50_cds.py'),
+                  'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'),
+}
+
+
+def randomised_cds(backbone_type='ResNet'):
+    """A tiny CDS classifier (ResNet-18, width 16) whose every tensor is random, so
+    equality with it cannot come from a detector's own initialisation."""
+    from mmpretrain.registry import MODELS
+    model = MODELS.build(dict(
+        type='CDSClassifier',
+        backbone=dict(type=backbone_type, depth=18, stem_channels=16, base_channels=16,
+                      out_indices=(0, 1, 2, 3)),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=3, in_channels=128)))
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith('num_batches_tracked'):
+                tensor.fill_(5)
+            elif name.endswith('running_var'):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+            else:
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+    return model
+
+
+def save_like_runner(model, path):
+    """The layout mmengine's Runner.save_checkpoint writes (meta, state_dict, message
+    hub with HistoryBuffers, optimizer)."""
+    hub = MessageHub.get_instance('mmcds_test_det_transfer')
+    hub.update_scalar('train/loss', 2.0)
+    save_checkpoint(
+        dict(meta=dict(cfg="model = dict(type='CDSClassifier')", epoch=1, iter=1,
+                       seed=0, dataset_meta=dict(classes=['a', 'b', 'c'])),
+             state_dict=weights_to_cpu(model.state_dict()),
+             message_hub=hub.state_dict(),
+             optimizer=torch.optim.SGD(model.parameters(), lr=0.1,
+                                       momentum=0.9).state_dict()), str(path))
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def cds_checkpoint(tmp_path_factory):
+    model = randomised_cds()
+    return model, save_like_runner(model, tmp_path_factory.mktemp('cds') / 'epoch_1.pth')
+
+
+def small_cfg(name, checkpoint, work_dir=None):
+    """The small config with the CDS checkpoint, coco128 by absolute path (all five
+    fields, as the config documents) and settings for a 1-iteration CPU run."""
+    cfg = Config.fromfile(SMALL[name])
+    options = {
+        'model.backbone.init_cfg.checkpoint': checkpoint,
+        'train_dataloader.dataset.data_root': COCO128,
+        'val_dataloader.dataset.data_root': COCO128,
+        'test_dataloader.dataset.data_root': COCO128,
+        'val_evaluator.ann_file': osp.join(COCO128, 'annotations/instances_val2017.json'),
+        'test_evaluator.ann_file': osp.join(COCO128,
+                                            'annotations/instances_val2017.json'),
+        # 2 train images = 1 iteration; 4 val images
+        'train_dataloader.dataset.indices': 2,
+        'val_dataloader.dataset.indices': 4,
+        'test_dataloader.dataset.indices': 4,
+        'train_cfg.max_epochs': 1,
+        'default_hooks.logger.interval': 1,
+        'default_hooks.checkpoint.interval': 1,
+    }
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options[f'{loader}.num_workers'] = 0
+        options[f'{loader}.persistent_workers'] = False
+    cfg.merge_from_dict(options)
+    cfg.work_dir = str(work_dir) if work_dir else None
+    cfg.experiment_name = f'{name}_{uuid.uuid4().hex[:8]}'  # one logger per runner
+    cfg.launcher = 'none'
+    return cfg
+
+
+def build_detector(cfg):
+    from mmdet.registry import MODELS
+    init_default_scope('mmdet')
+    return MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('name', sorted(SMALL))
+def test_cds_checkpoint_loads_into_detector(name, cds_checkpoint):
+    classifier, path = cds_checkpoint
+    detector = build_detector(small_cfg(name, path))
+    assert detector.backbone.init_cfg == dict(type='Pretrained', checkpoint=path,
+                                              prefix='backbone.')
+    detector.init_weights()
+    expected = classifier.backbone.state_dict()
+    loaded = detector.backbone.state_dict()
+    assert set(loaded) == set(expected)
+    for key, value in expected.items():
+        assert torch.equal(loaded[key], value), key
+
+
+@pytest.mark.parametrize('name', sorted(R50))
+def test_r50_configs_change_only_the_backbone_init(name):
+    config, mmdet_base = R50[name]
+    cfg = Config.fromfile(config)
+    init_cfg = cfg.model.backbone.init_cfg
+    assert init_cfg == dict(type='Pretrained', prefix='backbone.',
+                            checkpoint='work_dirs/resnet50_8xb32_in1k/epoch_90.pth')
+    assert 'torchvision://' not in cfg.pretty_text
+    assert [h.type for h in cfg.custom_hooks] == ['PretrainedCheckHook']
+    # everything else is mmdet's recipe
+    base = Config.fromfile(mmdet_base)
+    for cfg_ in (cfg, base):
+        cfg_.model.backbone.pop('init_cfg')
+    assert cfg.model.to_dict() == base.model.to_dict()
+    assert cfg.train_cfg == base.train_cfg
+    assert cfg.optim_wrapper == base.optim_wrapper
+    assert cfg.train_dataloader == base.train_dataloader
+    # the field users override
+    cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': '/x/cds.pth'})
+    assert cfg.model.backbone.init_cfg.checkpoint == '/x/cds.pth'
+    assert cfg.model.backbone.init_cfg.prefix == 'backbone.'
+
+
+def test_wrong_checkpoints_are_refused_naming_the_field(cds_checkpoint, tmp_path):
+    from mmcds.det import check_all
+    field = 'model.backbone.init_cfg.checkpoint'
+    detector = build_detector(small_cfg('faster_rcnn', str(tmp_path / 'nope.pth')))
+    with pytest.raises(FileNotFoundError, match=f"{field}: no such file '.*nope.pth'"):
+        check_all(detector)
+
+    detector = build_detector(small_cfg('faster_rcnn', None))
+    with pytest.raises(ValueError, match=f'{field} is not set'):
+        check_all(detector)
+
+    cifar = save_like_runner(randomised_cds('ResNet_CIFAR'), tmp_path / 'cifar.pth')
+    detector = build_detector(small_cfg('faster_rcnn', cifar))
+    with pytest.raises(CheckpointError,
+                       match=r'conv1.weight: checkpoint \(16, 3, 3, 3\) vs model '
+                       r'\(16, 3, 7, 7\).*3x3 stem'):
+        check_all(detector)
+
+    # a backbone-only file with the config's prefix='backbone.'
+    bare = tmp_path / 'bare.pth'
+    torch.save(cds_checkpoint[0].backbone.state_dict(), bare)
+    detector = build_detector(small_cfg('faster_rcnn', str(bare)))
+    with pytest.raises(CheckpointError, match=r'set model.backbone.init_cfg.prefix=None'):
+        check_all(detector)
+
+    lines = check_all(build_detector(small_cfg('retinanet', cds_checkpoint[1])))
+    assert len(lines) == 1 and "load backbone. in model from: " in lines[0]
+
+
+@needs_coco128
+def test_missing_checkpoint_stops_training_at_start(tmp_path):
+    runner = Runner.from_cfg(
+        small_cfg('retinanet', str(tmp_path / 'missing.pth'), tmp_path / 'work'))
+    with pytest.raises(FileNotFoundError,
+                       match='model.backbone.init_cfg.checkpoint: no such file'):
+        runner.train()
+    assert runner.iter == 0
+
+
+@needs_coco128
+@pytest.mark.parametrize('name', sorted(SMALL))
+def test_train_one_iteration_and_evaluate(name, cds_checkpoint, tmp_path):
+    classifier, path = cds_checkpoint
+    runner = Runner.from_cfg(small_cfg(name, path, tmp_path / 'work'))
+    runner.train()
+    assert runner.iter == 1
+
+    hub = runner.message_hub
+    losses = {k: v.current() for k, v in hub.log_scalars.items()
+              if k.startswith('train/loss')}
+    expected_terms = {'faster_rcnn': {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls',
+                                      'loss_bbox'},
+                      'retinanet': {'loss_cls', 'loss_bbox'}}[name]
+    assert {k[len('train/'):] for k in losses} >= expected_terms | {'loss'}
+    assert all(math.isfinite(v) for v in losses.values()), losses
+    # the end-of-training validation on 4 val2017 images
+    assert 0 <= hub.get_scalar('val/coco/bbox_mAP').current() <= 1
+
+    log = open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]).read()
+    assert f'load backbone. in model from: {path}' in log
+    assert 'model.backbone.init_cfg: ' in log  # PretrainedCheckHook's summary
+
+    if name != 'faster_rcnn':
+        return
+    # tools/test.py's flow: load_from the detector checkpoint; the backbone's init
+    # checkpoint is neither needed nor checked (here it no longer exists).
+    test_cfg = small_cfg(name, str(tmp_path / 'gone.pth'), tmp_path / 'test')
+    test_cfg.load_from = osp.join(tmp_path, 'work', 'epoch_1.pth')
+    metrics = Runner.from_cfg(test_cfg).test()
+    for key in ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m',
+                'bbox_mAP_l'):
+        assert -1 <= metrics[f'coco/{key}'] <= 1, key

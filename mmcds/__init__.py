@@ -6,9 +6,11 @@ registries, and allow-lists the types mmengine checkpoints need for ``torch.load
 ``custom_imports = dict(imports=['mmcds'], allow_failed_imports=False)``.
 """
 from .utils import register_safe_checkpoint_globals
+from .utils.mmcv_compat import patch_mmcv_for_numpy2
 from .version import __version__
 
 register_safe_checkpoint_globals()
+patch_mmcv_for_numpy2()
 
 from . import models  # noqa: E402,F401  registers into mmpretrain's registries
 from . import evaluation  # noqa: E402,F401  registers metrics into mmpretrain's METRICS

@@ -282,6 +282,10 @@ def test_selfcon_errors():
         build('SelfConClassifier', ensemble_exits=True, exit_loss_weight=0)
     with pytest.raises(ValueError, match='out_indices'):
         build('SelfConClassifier', backbone=dict(BACKBONE, out_indices=(1, 3)))
+    # A 'resnet' exit copies the later stages, so every stage must be an output.
+    with pytest.raises(ValueError, match=r'out_indices=\(0, 1, 2, 3\)'):
+        build('SelfConClassifier', backbone=dict(BACKBONE, out_indices=(1, 3)),
+              selfcon_pos=[True])
 
 
 # ------------------------------------------------------------------------- configs

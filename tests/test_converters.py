@@ -20,12 +20,22 @@ TOOL = osp.join(REPO, 'tools', 'model_converters', 'convert_cds_checkpoint.py')
 NUM_CLASSES = 5
 
 
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """Tiny models on a shared 2-core machine spend most of their time synchronising
+    OpenMP threads (a 16-channel conv: 0.5 ms on 1 thread, ~25 ms on 2 under load)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def build_cds(backbone: dict, channels: int):
     """A CDSClassifier around ``backbone`` (4 stages, last with ``channels``), with
     every tensor randomised so that no comparison can pass on default init values."""
     from mmpretrain.registry import MODELS
     model = MODELS.build(dict(
-        type='CDSClassifier',
+        type='CDSClassifier', _scope_='mmpretrain',
         backbone=dict(out_indices=(0, 1, 2, 3), **backbone),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=channels)))
@@ -103,7 +113,7 @@ def test_mmpretrain_format_loads_into_image_classifier(narrow, tmp_path):
     assert converted['meta']['dataset_meta']['classes'] == ['0', '1', '2', '3', '4']
 
     plain = MODELS.build(dict(
-        type='ImageClassifier',
+        type='ImageClassifier', _scope_='mmpretrain',
         backbone=dict(type='ResNet', depth=18, stem_channels=16, base_channels=16),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=128)))

@@ -101,3 +101,21 @@ def test_cpu_amp_wrapper_autocasts_to_bfloat16():
         out = layer(torch.randn(2, 4))
     assert out.dtype == torch.bfloat16
     wrapper.update_params(out.float().sum())
+
+
+def test_color_jitter_with_negative_hue_under_numpy2():
+    """mmcv 2.1.0's adjust_hue overflows on numpy 2 for negative hue; mmcds patches it."""
+    import mmcv
+    import numpy as np
+    from mmpretrain.registry import TRANSFORMS
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
+    for backend in ('cv2', 'pillow'):
+        # A hue turn of -0.2 then +0.2 gives the image back (up to HSV rounding).
+        there = mmcv.adjust_hue(img, -0.2, backend=backend)
+        back = mmcv.adjust_hue(there, 0.2, backend=backend)
+        assert not np.array_equal(there, img)
+        assert np.abs(back.astype(int) - img.astype(int)).mean() < 3
+    jitter = TRANSFORMS.build(dict(type='ColorJitter', hue=0.5))
+    for _ in range(20):
+        assert jitter(dict(img=img.copy()))['img'].shape == img.shape

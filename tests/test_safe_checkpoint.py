@@ -99,3 +99,17 @@ def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
     torch.save({'meta': _GetattrExploit()}, path)
     with pytest.raises(pickle.UnpicklingError, match="'__init__'"):
         torch.load(path)
+
+
+def test_fresh_process_loads_runner_checkpoint(tmp_path):
+    """As in --resume: nothing from mmengine.logging has run before the load."""
+    import subprocess
+    import sys
+    path = osp.join(tmp_path, 'epoch_1.pth')
+    torch.save(runner_like_checkpoint(), path)
+    code = ('import sys, torch, mmcds; ck = torch.load(sys.argv[1]); '
+            "print(ck['message_hub']['log_scalars']['train/loss'].mean())")
+    result = subprocess.run([sys.executable, '-c', code, path], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == '1.5'

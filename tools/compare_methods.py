@@ -58,9 +58,10 @@ METHOD_CONFIGS = {
 DEFAULT_METHODS = ['ce', 'dsn', 'dks', 'selfcon', 'cds']
 METHOD_NAMES = {'ce': 'CE', 'dsn': 'DSN', 'dks': 'DKS', 'selfcon': 'SelfCon',
                 'cds': 'CDS', 'dhm': 'DHM-style'}
-# Sized from a timing run on 2 CPU cores (see docs/results.md): about an hour for the
-# five default methods on the 10,000 CIFAR-10 training JPEGs.
-DEFAULT_EPOCHS = 6
+# Sized from a timing run on a shared 2-core CPU (see docs/results.md): one epoch of
+# the five default methods over the 10,000 CIFAR-10 training JPEGs, plus testing each
+# on the 10,000 test JPEGs, takes about an hour there. Raise it on a faster machine.
+DEFAULT_EPOCHS = 1
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff',
                   '.webp')
 
@@ -212,9 +213,13 @@ def build_config(args, method: str):
     schedulers = cfg.param_scheduler if isinstance(cfg.param_scheduler, list) \
         else [cfg.param_scheduler]
     for scheduler in schedulers:
-        # The cosine schedule ends at the last epoch, whatever the epoch count.
+        # The cosine schedule ends at the last epoch, whatever the epoch count, and
+        # steps every iteration: with a few epochs, per-epoch steps would leave the
+        # learning rate flat for most of the run.
         if 'T_max' in scheduler:
             scheduler.T_max = args.epochs
+        if scheduler.get('by_epoch', True):
+            scheduler.convert_to_iter_based = True
         if 'end' in scheduler and scheduler.get('by_epoch', True):
             scheduler.end = min(scheduler.end, args.epochs)
     cfg.randomness = dict(seed=args.seed, deterministic=False)

@@ -29,6 +29,11 @@ def _numpy_globals():
     return items
 
 
+# What HistoryBuffer.__init__ registers; the class-level registry is empty until the
+# first buffer is made, which in a fresh process is after the checkpoint loads.
+_HISTORY_BUFFER_STATISTICS = {'min', 'max', 'current', 'mean'}
+
+
 def history_buffer_statistic(owner, name: str):
     """Stands in for ``builtins.getattr`` while unpickling, for one purpose only.
 
@@ -38,7 +43,8 @@ def history_buffer_statistic(owner, name: str):
     ``__globals__`` and on to ``eval``; this resolves only registered statistics of
     ``HistoryBuffer`` and refuses everything else.
     """
-    if owner is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    if owner is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS | set(
+            HistoryBuffer._statistics_methods):
         return getattr(owner, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({getattr(owner, "__name__", type(owner).__name__)}, '

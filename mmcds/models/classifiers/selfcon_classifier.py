@@ -82,6 +82,12 @@ class SelfConClassifier(MultiExitClassifier):
             init_cfg=init_cfg)
         num_exits_max = len(self.stage_channels) - 1
         if selfcon_pos is None:
+            if num_exits_max < 2:
+                raise ValueError(
+                    'SelfConClassifier: the default selfcon_pos (an exit after the '
+                    'second stage) needs a backbone that outputs every stage, e.g. '
+                    f'out_indices=(0, 1, 2, 3); this one has {num_exits_max + 1} '
+                    'outputs. Set out_indices or selfcon_pos explicitly')
             # The authors' default for ResNet: one exit after layer2.
             selfcon_pos = [stage == 1 for stage in range(num_exits_max)]
         selfcon_pos = [bool(p) for p in selfcon_pos]

@@ -2,6 +2,7 @@
 hand-written formulas, gradients, inference and checkpoint compatibility, errors."""
 import copy
 import math
+import os.path as osp
 
 import pytest
 import torch
@@ -289,6 +290,12 @@ def test_selfcon_errors():
 
 
 # ------------------------------------------------------------------------- configs
+@pytest.fixture(scope='module')
+def ce_config():
+    return Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                                    'configs/ce/resnet18-w16_1xb64_cifar10-jpg.py'))
+
+
 @pytest.mark.parametrize('config, keys', [
     ('configs/dsn/resnet18-w16_1xb64_cifar10-jpg.py',
      {'loss', 'loss_dsn_stage1', 'loss_dsn_stage2', 'loss_dsn_stage3'}),
@@ -299,9 +306,9 @@ def test_selfcon_errors():
     ('configs/selfcon/resnet18-w16_1xb64_cifar10-jpg.py',
      {'loss', 'loss_selfcon', 'loss_exit_stage2'}),
 ])
-def test_cifar_configs_build_and_train_one_step(config, keys):
+def test_cifar_configs_build_and_train_one_step(config, keys, ce_config):
     cfg = Config.fromfile(config)
-    ce = Config.fromfile('configs/ce/resnet18-w16_1xb64_cifar10-jpg.py')
+    ce = ce_config
     # Same data, schedule and seed as the CE baseline.
     for field in ('train_cfg', 'param_scheduler', 'optim_wrapper', 'randomness'):
         assert cfg[field] == ce[field], field
@@ -309,7 +316,7 @@ def test_cifar_configs_build_and_train_one_step(config, keys):
     assert [m['type'] for m in cfg.test_evaluator] == ['Accuracy',
                                                        'ExpectedCalibrationError']
     model = MODELS.build(cfg.model)
-    losses = model(batch(size=32), samples(), mode='loss')
+    losses = model(batch(size=16), samples(), mode='loss')
     assert set(losses) == keys
     assert all(torch.isfinite(v) for v in losses.values())
 

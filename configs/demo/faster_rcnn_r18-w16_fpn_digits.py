@@ -17,7 +17,11 @@ model = dict(
     rpn_head=dict(in_channels=64, feat_channels=64, anchor_generator=dict(scales=[6])),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=64),
-        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=10)))
+        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=10)),
+    # a few digits per 128 px image: far fewer proposals and RoI samples than COCO's
+    train_cfg=dict(rpn_proposal=dict(nms_pre=500, max_per_img=200),
+                   rcnn=dict(sampler=dict(num=128))),
+    test_cfg=dict(rpn=dict(nms_pre=200, max_per_img=100)))
 
 # No flips: a mirrored digit is another glyph.
 train_pipeline = [

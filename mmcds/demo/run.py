@@ -173,8 +173,8 @@ def run_demo(work_dir: str = 'work_dirs/demo',
 
     log('step: convert the CDS checkpoint to a backbone-only checkpoint')
     backbone_checkpoint = osp.join(work_dir, 'cds_backbone.pth')
-    convert_checkpoint(classifiers['CDS']['checkpoint'], backbone_checkpoint,
-                       target='backbone')
+    log(convert_checkpoint(classifiers['CDS']['checkpoint'], backbone_checkpoint,
+                           fmt='backbone'))
 
     log(f'step: fine-tune Faster R-CNN from the CDS backbone ({det_epochs} epochs '
         f'on {det_data})')

@@ -26,7 +26,7 @@ def parse_args():
                         help='detector input size (default 128 on digits, 320 otherwise)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--quick', action='store_true',
-                        help='1 epoch each on a smaller detection set (a smoke run)')
+                        help='a smoke run: 1 epoch each, 256 training digits, 24 canvases')
     return parser.parse_args()
 
 

@@ -72,7 +72,7 @@ def scalar_history(runner: Runner, key: str) -> list:
 
 
 def train_classifier(config: str, work_dir: str, data_root: str, epochs: int,
-                     seed: int) -> Dict:
+                     seed: int, train_subset: Optional[int] = None) -> Dict:
     classes = class_folders(data_root, 'train')
     class_folders(data_root, 'test')
     cfg = Config.fromfile(config)
@@ -89,6 +89,8 @@ def train_classifier(config: str, work_dir: str, data_root: str, epochs: int,
         'param_scheduler.T_max': epochs,
         'default_hooks.checkpoint.interval': epochs,
     })
+    if train_subset:
+        cfg.train_dataloader.dataset.indices = train_subset
     cfg.test_evaluator = [dict(type='Accuracy', topk=(1, )),
                           dict(type='ConfusionMatrix', num_classes=len(classes))]
     runner = Runner.from_cfg(cfg)
@@ -168,7 +170,8 @@ def run_demo(work_dir: str = 'work_dirs/demo',
     for method, config in (('CE', CE_CONFIG), ('CDS', CDS_CONFIG)):
         log(f'step: train the {method} classifier ({cls_epochs} epochs on {cls_data})')
         classifiers[method] = train_classifier(
-            config, osp.join(work_dir, method.lower()), cls_data, cls_epochs, seed)
+            config, osp.join(work_dir, method.lower()), cls_data, cls_epochs, seed,
+            train_subset=256 if quick else None)
         timings[f'train {method} classifier'] = classifiers[method]['train_seconds']
 
     log('step: convert the CDS checkpoint to a backbone-only checkpoint')

@@ -211,6 +211,24 @@ def test_wrong_checkpoints_are_refused_naming_the_field(cds_checkpoint, tmp_path
     assert len(lines) == 1 and "load backbone. in model from: " in lines[0]
 
 
+def test_config_level_check_for_tools_train(cds_checkpoint, tmp_path, monkeypatch):
+    from mmcds.det import check_config_checkpoints
+    monkeypatch.chdir(tmp_path)  # no work_dirs/ here, whatever the repository holds
+    cfg = Config.fromfile(R50['faster_rcnn'][0])
+    with pytest.raises(FileNotFoundError,
+                       match=r"model.backbone.init_cfg.checkpoint: no such file "
+                       r"'work_dirs/resnet50_8xb32_in1k/epoch_90.pth'.*Pretrain the "
+                       r'backbone first'):
+        check_config_checkpoints(cfg)
+    cfg.merge_from_dict({'model.backbone.init_cfg.checkpoint': cds_checkpoint[1]})
+    check_config_checkpoints(cfg)
+    with pytest.raises(ValueError, match='model.backbone.init_cfg.checkpoint is not set'):
+        check_config_checkpoints(Config.fromfile(SMALL['retinanet']))
+    cfg = Config.fromfile(SMALL['retinanet'])
+    cfg.merge_from_dict({'model.backbone.init_cfg': None})
+    check_config_checkpoints(cfg)  # from scratch: nothing to check
+
+
 @needs_coco128
 def test_missing_checkpoint_stops_training_at_start(tmp_path):
     runner = Runner.from_cfg(

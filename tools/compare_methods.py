@@ -17,6 +17,9 @@ Default: ../shared/data/cifar10 (train/ and test/ class folders, 10,000 + 10,000
 ``--train-prefix`` / ``--test-prefix``; images are used at their size, add
 ``--resize 32`` for larger ones).
 
+The configs' SGD + cosine schedule is stretched over ``--epochs`` and stepped every
+iteration; validation is off during training.
+
 Example::
 
     python tools/compare_methods.py --epochs 6
@@ -58,10 +61,11 @@ METHOD_CONFIGS = {
 DEFAULT_METHODS = ['ce', 'dsn', 'dks', 'selfcon', 'cds']
 METHOD_NAMES = {'ce': 'CE', 'dsn': 'DSN', 'dks': 'DKS', 'selfcon': 'SelfCon',
                 'cds': 'CDS', 'dhm': 'DHM-style'}
-# Sized from a timing run on a shared 2-core CPU (see docs/results.md): one epoch of
-# the five default methods over the 10,000 CIFAR-10 training JPEGs, plus testing each
-# on the 10,000 test JPEGs, takes about an hour there. Raise it on a faster machine.
-DEFAULT_EPOCHS = 1
+# Sized from timing runs on a 2-core CPU (see docs/results.md): three epochs of the
+# five default methods over the 10,000 CIFAR-10 training JPEGs, plus testing each on
+# the 10,000 test JPEGs, take about an hour there while other jobs share the CPU
+# (roughly a quarter of that on an idle one).
+DEFAULT_EPOCHS = 3
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff',
                   '.webp')
 
@@ -309,6 +313,7 @@ def run_one(args) -> None:
         train_size=len(runner.train_dataloader.dataset),
         test_size=len(probe.confidences),
         batch_size=cfg.train_dataloader.batch_size,
+        optimizer='{type} lr {lr}'.format(**cfg.optim_wrapper.optimizer),
         device='cuda' if cuda else 'cpu', torch_threads=torch.get_num_threads(),
         peak_rss_mib=probe.rss_peak, rss_train_start_mib=probe.rss_start,
         peak_cuda_mib=getattr(probe, 'cuda_peak', None),
@@ -386,9 +391,10 @@ def write_report(args, results: List[dict], command: str, started: str,
         f'{first.get("test_size", "?")} images, {first.get("num_classes", "?")} '
         'classes)',
         f'- Schedule: {args.epochs} epochs, batch size '
-        f'{first.get("batch_size", "?")}, seed {args.seed}, SGD + cosine (from '
-        'configs/ce/resnet18-w16_1xb64_cifar10-jpg.py), no validation during '
-        'training; top-1 and ECE on the test split',
+        f'{first.get("batch_size", "?")}, seed {args.seed}, '
+        f'{first.get("optimizer", "?")} with the configs\' cosine schedule stepped '
+        'per iteration, no validation during training; top-1 and ECE on the test '
+        'split',
         f'- ECE: {args.num_bins} equal-width confidence bins, in %; lower is better',
         '', format_table(results), '',
         'Train s / image: wall time of training (data loading included) divided by '
@@ -537,6 +543,9 @@ def main(argv=None) -> int:
         with open(result_file) as f:
             result = json.load(f)
         results.append(result)
+        # Rewrite the table after every method, so an interrupted run keeps what it
+        # measured.
+        write_report(args, results, command, started, time.perf_counter() - t0)
         print(f'[compare] {method}: top-1 {result["top1"]:.2f}%, ECE '
               f'{result["ece"]:.2f}%, {1000 * result["sec_per_image"]:.2f} ms/image, '
               f'{time.perf_counter() - start:.0f} s', flush=True)

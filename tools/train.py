@@ -121,6 +121,10 @@ def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    if config_scope(cfg) == 'mmdet':
+        # A wrong pretrained path fails now, not after the datasets have loaded.
+        from mmcds.det import check_config_checkpoints
+        check_config_checkpoints(cfg)
     setup_cpu_distributed(cfg)
 
     if 'runner_type' not in cfg:

@@ -1,6 +1,7 @@
 # Faster R-CNN R50-FPN, 1x schedule on COCO (mmdet's recipe unchanged), with the ResNet-50
 # backbone initialised from a CDS-pretrained classifier instead of torchvision's weights.
-# Paper (Zhang et al., ECCV 2022): 38.3 AP vs 37.4 for the ImageNet baseline; see README.md.
+# Paper (Zhang et al., ECCV 2022):
+# 38.3 AP vs 37.4 for the ImageNet baseline; see README.md.
 #
 # The checkpoint is read straight from what tools/train.py writes for
 # configs/cds/resnet50_8xb32_in1k.py (its 'backbone.*' tensors; no conversion needed):

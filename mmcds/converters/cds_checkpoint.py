@@ -5,14 +5,12 @@ A checkpoint that mmengine's runner writes for a ``CDSClassifier`` is a dict
 ``state_dict`` holds ``backbone.*``, ``neck.*`` and ``head.*`` (the keys of mmpretrain's
 ``ImageClassifier``) plus the projection heads under ``cds_neck.*``. Three outputs:
 
-================ ================================================ ============================
-format           what it holds                                    loads into
-================ ================================================ ============================
-``mmpretrain``   ``{'meta', 'state_dict'}``, ``cds_neck.*`` gone  mmpretrain ``ImageClassifier``
-``backbone``     ``{'meta', 'state_dict'}``, ``backbone.`` gone   mmdet / mmpretrain ``ResNet``
-``torchvision``  a bare state dict, ``backbone.`` gone,           ``torchvision.models.resnetN``
-                 ``head.fc.*`` renamed ``fc.*``
-================ ================================================ ============================
+- ``mmpretrain``: ``{'meta', 'state_dict'}`` without ``cds_neck.*``; loads into
+  mmpretrain's ``ImageClassifier``.
+- ``backbone``: ``{'meta', 'state_dict'}`` of the backbone, ``backbone.`` removed; loads
+  into mmdet's (and mmpretrain's) ``ResNet``.
+- ``torchvision``: a bare state dict, ``backbone.`` removed and ``head.fc.*`` renamed
+  ``fc.*``; loads into ``torchvision.models.resnetN``.
 
 mmdet's and mmpretrain's ``ResNet`` name their tensors alike (``conv1``, ``bn1``,
 ``layerS.B.convK``/``bnK``/``downsample.0|1``), and so does torchvision, so no key is
@@ -34,7 +32,7 @@ from mmcds.utils import register_safe_checkpoint_globals
 
 FORMATS = ('mmpretrain', 'backbone', 'torchvision')
 
-# depth -> (block type, blocks per stage), as in mmpretrain's / mmdet's ResNet.arch_settings
+# depth -> (block type, blocks per stage), as in ResNet.arch_settings (mmpretrain, mmdet)
 RESNET_ARCHS = {
     18: ('BasicBlock', (2, 2, 2, 2)),
     34: ('BasicBlock', (3, 4, 6, 3)),
@@ -210,8 +208,8 @@ def to_classifier(checkpoint: Union[str, Checkpoint],
     heads and the training state are dropped, ``backbone/neck/head`` kept as they are.
 
     ``meta`` is kept (epoch, ``dataset_meta``, ...) except ``cfg``, which describes the
-    CDS training run rather than a model this checkpoint builds; ``meta['converted_from']``
-    records the source.
+    CDS training run rather than a model this checkpoint builds;
+    ``meta['converted_from']`` records the source.
     """
     checkpoint, source = _as_checkpoint(checkpoint)
     backbone = backbone_of(checkpoint, source)

@@ -136,9 +136,12 @@ def train_detector(work_dir: str, data_root: str, backbone_checkpoint: str,
     runner.train()
     train_seconds = time.time() - start
     metrics = runner.test()
+    if 'coco/bbox_mAP' not in metrics:
+        # mmdet's CocoMetric returns nothing when no box scored above score_thr
+        log('the detector found no box above its score threshold: mAP 0')
     return dict(
-        mAP=float(metrics['coco/bbox_mAP']) * 100,
-        mAP_50=float(metrics['coco/bbox_mAP_50']) * 100,
+        mAP=float(metrics.get('coco/bbox_mAP', 0.0)) * 100,
+        mAP_50=float(metrics.get('coco/bbox_mAP_50', 0.0)) * 100,
         train_seconds=train_seconds,
         history={'loss': scalar_history(runner, 'loss')},
     )

@@ -26,6 +26,57 @@ def pretrained_inits(model: nn.Module) -> Iterator[Tuple[str, nn.Module, dict]]:
                     init_cfg
 
 
+def check_checkpoint_file(field: str, checkpoint, hint: str = '') -> bool:
+    """Raise, naming ``{field}.checkpoint``, if it is unset or a missing local file.
+
+    Returns:
+        bool: True for a local file (checked), False for a remote one (``xxx://``).
+    """
+    set_it = f'--cfg-options {field}.checkpoint=PATH'
+    if not checkpoint:
+        raise ValueError(f'{field}.checkpoint is not set: pass the pretrained '
+                         f'checkpoint with {set_it}, or {field}=None to train from '
+                         f'scratch. {hint}'.strip())
+    if not isinstance(checkpoint, str):
+        raise TypeError(f'{field}.checkpoint must be a path, got {checkpoint!r}')
+    if '://' in checkpoint:
+        return False
+    if not osp.isfile(osp.expanduser(checkpoint)):
+        raise FileNotFoundError(
+            f"{field}.checkpoint: no such file '{checkpoint}' (relative paths start "
+            f'from {os.getcwd()}). Pass the checkpoint with {set_it}. {hint}'.strip())
+    return True
+
+
+def check_config_checkpoints(cfg) -> None:
+    """The file part of :class:`PretrainedCheckHook` on a config, before anything is
+    built: every ``init_cfg`` of ``type='Pretrained'`` under ``cfg.model`` must name an
+    existing file. For ``tools/train.py``, so that a wrong path fails in the first
+    second rather than after the datasets are loaded; no-op without the hook in
+    ``custom_hooks`` (the hook's ``hint`` is used in the message)."""
+    hooks = [h for h in cfg.get('custom_hooks', None) or []
+             if h.get('type') in ('PretrainedCheckHook', PretrainedCheckHook)]
+    if not hooks:
+        return
+    hint = hooks[0].get('hint', '')
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            init_cfgs = node.get('init_cfg')
+            for init_cfg in init_cfgs if isinstance(init_cfgs, list) else [init_cfgs]:
+                if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+                    check_checkpoint_file(f'{path}.init_cfg', init_cfg.get('checkpoint'),
+                                          hint)
+            for key, value in node.items():
+                if key != 'init_cfg':
+                    walk(value, f'{path}.{key}')
+        elif isinstance(node, (list, tuple)):
+            for index, value in enumerate(node):
+                walk(value, f'{path}.{index}')
+
+    walk(cfg.get('model'), 'model')
+
+
 def check_pretrained_init(field: str, module: nn.Module, init_cfg: dict,
                           strict: bool = True, hint: str = '') -> Optional[str]:
     """Check that ``init_cfg`` (``type='Pretrained'``) will load into ``module``.
@@ -54,19 +105,8 @@ def check_pretrained_init(field: str, module: nn.Module, init_cfg: dict,
     """
     checkpoint = init_cfg.get('checkpoint')
     prefix = init_cfg.get('prefix')
-    set_it = f'--cfg-options {field}.checkpoint=PATH'
-    if not checkpoint:
-        raise ValueError(f'{field}.checkpoint is not set: pass the pretrained '
-                         f'checkpoint with {set_it}, or {field}=None to train from '
-                         f'scratch. {hint}'.strip())
-    if not isinstance(checkpoint, str):
-        raise TypeError(f'{field}.checkpoint must be a path, got {checkpoint!r}')
-    if '://' in checkpoint:
+    if not check_checkpoint_file(field, checkpoint, hint):
         return None
-    if not osp.isfile(osp.expanduser(checkpoint)):
-        raise FileNotFoundError(
-            f"{field}.checkpoint: no such file '{checkpoint}' (relative paths start "
-            f'from {os.getcwd()}). Pass the checkpoint with {set_it}. {hint}'.strip())
     try:
         state_dict = load_cds_checkpoint(
             osp.expanduser(checkpoint), require_backbone=False)['state_dict']

@@ -1,7 +1,7 @@
 # Convert a CDS classifier checkpoint (what tools/train.py writes for configs/cds/) to
-#   mmpretrain:  a plain ImageClassifier checkpoint (projection heads cds_neck.* dropped)
-#   backbone:    the backbone alone, keys without 'backbone.' (mmdet's / mmpretrain's ResNet)
-#   torchvision: torchvision.models.resnetN key names (head.fc.* -> fc.*), a bare state dict
+#   mmpretrain:  a plain ImageClassifier checkpoint (projection heads cds_neck.* gone)
+#   backbone:    the backbone alone, 'backbone.' removed (for mmdet's/mmpretrain's ResNet)
+#   torchvision: a bare state dict in torchvision.models.resnetN names (head.fc -> fc)
 #
 # Example:
 #   python tools/model_converters/convert_cds_checkpoint.py \
@@ -10,7 +10,8 @@
 #
 # The detection configs in configs/det/ read CDS checkpoints directly, so this is only
 # needed for other code; a backbone-format file is used there with
-#   --cfg-options model.backbone.init_cfg.checkpoint=FILE model.backbone.init_cfg.prefix=None
+#   --cfg-options model.backbone.init_cfg.checkpoint=FILE \
+#                 model.backbone.init_cfg.prefix=None
 import argparse
 import sys
 

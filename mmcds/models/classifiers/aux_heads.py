@@ -2,12 +2,11 @@
 
 - :class:`StageExit`: maps one backbone stage's feature map to a pooled vector with the
   last stage's channels (an "exit" or "sub-network").
-- :class:`MultiExitClassifier`: an ``ImageClassifier`` whose backbone outputs every
-  stage while the neck and head see the last one only (as ``CDSClassifier`` does), so
-  ``predict`` / ``tensor`` modes and the ``backbone.`` / ``neck.`` / ``head.``
-  state-dict keys are those of a plain ``ImageClassifier``.
+- :func:`linear_head_like`, :func:`exit_stages_of`, :func:`average_softmax`.
 
-Neither is registered: they are building blocks of the registered classifiers.
+The classifiers' common base is ``MultiExitClassifier`` (multi_exit_classifier.py).
+
+Nothing here is registered: these are building blocks of the registered classifiers.
 """
 import copy
 from typing import List, Optional, Sequence, Tuple
@@ -15,11 +14,9 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 
 from ..necks.cds_neck import sep_conv_block
-from .cds_classifier import infer_stage_channels
 
 EXIT_TYPES = ('sepconv', 'resnet', 'fc', 'pool')
 
@@ -158,52 +155,6 @@ def linear_head_like(main_head: nn.Module, in_channels: int, loss_weight: float,
     return MODELS.build(
         dict(type='LinearClsHead', num_classes=num_classes, in_channels=in_channels,
              loss=loss_cfg))
-
-
-class MultiExitClassifier(ImageClassifier):
-    """``ImageClassifier`` with a multi-output backbone whose last output alone feeds
-    the neck and head; subclasses add exits on the earlier outputs.
-
-    Needs ``backbone.out_indices`` covering every stage an exit reads plus the last,
-    e.g. ``(0, 1, 2, 3)`` for ResNet.
-    """
-
-    def __init__(self, backbone: dict, **kwargs):
-        super().__init__(backbone=backbone, **kwargs)
-        if not self.with_head:
-            raise ValueError(f'{type(self).__name__} needs a head (the classifier on '
-                             'the last backbone output)')
-        try:
-            self.stage_channels = infer_stage_channels(self.backbone)
-        except ValueError as err:
-            raise ValueError(f'{type(self).__name__}: {err}') from None
-        if len(self.stage_channels) < 2:
-            raise ValueError(f'{type(self).__name__} supervises intermediate stages '
-                             'but the backbone returns one output; set e.g. '
-                             'backbone.out_indices=(0, 1, 2, 3)')
-
-    def extract_feat(self, inputs, stage='neck'):
-        """As ``ImageClassifier.extract_feat``, but the neck and head see only the
-        last backbone output."""
-        x = self.backbone(inputs)
-        if stage == 'backbone':
-            return x
-        return self._classifier_features(x, stage)
-
-    def _classifier_features(self, stage_feats, stage='neck'):
-        x = tuple(stage_feats[-1:])
-        if self.with_neck:
-            x = self.neck(x)
-        if stage == 'neck':
-            return x
-        assert stage == 'pre_logits', f'Invalid output stage "{stage}"'
-        return self.head.pre_logits(x)
-
-    @staticmethod
-    def _pooled(neck_out) -> torch.Tensor:
-        """(N, C) from the neck output (GAP'd already or a feature map)."""
-        x = neck_out[-1] if isinstance(neck_out, (tuple, list)) else neck_out
-        return F.adaptive_avg_pool2d(x, 1).flatten(1) if x.dim() == 4 else x
 
 
 def average_softmax(logits: List[torch.Tensor]) -> torch.Tensor:

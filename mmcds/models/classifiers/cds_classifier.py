@@ -1,29 +1,12 @@
 import copy
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-
-def infer_stage_channels(backbone: nn.Module, probe_size: int = 64) -> Tuple[int, ...]:
-    """Channels of each output of ``backbone`` (a tuple of (B, C, H, W) maps), found by
-    one forward pass on a small zero image in eval mode (no state is changed)."""
-    was_training = backbone.training
-    backbone.eval()
-    try:
-        param = next(backbone.parameters())
-        with torch.no_grad():
-            outs = backbone(param.new_zeros(1, 3, probe_size, probe_size))
-    finally:
-        backbone.train(was_training)
-    if not isinstance(outs, (tuple, list)) or any(o.dim() != 4 for o in outs):
-        raise ValueError('CDSClassifier needs a backbone that returns a tuple of '
-                         '(B, C, H, W) stage maps; set cds_neck.in_channels by hand '
-                         'for backbones whose outputs it cannot probe')
-    return tuple(o.shape[1] for o in outs)
+from .multi_exit_classifier import MultiExitClassifier
 
 
 def labels_of(data_samples: Sequence[DataSample], device) -> torch.Tensor:
@@ -59,7 +42,7 @@ def split_views(inputs, owner: str) -> List[torch.Tensor]:
 
 
 @MODELS.register_module()
-class CDSClassifier(ImageClassifier):
+class CDSClassifier(MultiExitClassifier):
     """Image classifier trained with Contrastive Deep Supervision (Zhang et al., 2022).
 
     Training (``mode='loss'``) takes V >= 2 views of N images (a list of V tensors of
@@ -106,27 +89,10 @@ class CDSClassifier(ImageClassifier):
             init_cfg=init_cfg)
         cds_neck = copy.deepcopy(cds_neck) if cds_neck else dict(type='CDSNeck')
         if isinstance(cds_neck, dict) and not cds_neck.get('in_channels'):
-            cds_neck['in_channels'] = infer_stage_channels(self.backbone)
+            cds_neck['in_channels'] = self.stage_channels
         self.cds_neck = cds_neck if isinstance(cds_neck, nn.Module) \
             else MODELS.build(cds_neck)
         self.cds_loss = MODELS.build(cds_loss or dict(type='ContrastiveDSLoss'))
-
-    def extract_feat(self, inputs, stage='neck'):
-        """As ``ImageClassifier.extract_feat``, but the neck and head see only the
-        last backbone output (the other stages exist for the projection heads)."""
-        x = self.backbone(inputs)
-        if stage == 'backbone':
-            return x
-        return self._classifier_features(x, stage)
-
-    def _classifier_features(self, stage_feats, stage='neck'):
-        x = tuple(stage_feats[-1:])
-        if self.with_neck:
-            x = self.neck(x)
-        if stage == 'neck':
-            return x
-        assert stage == 'pre_logits', f'Invalid output stage "{stage}"'
-        return self.head.pre_logits(x)
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: List[DataSample]) -> dict:

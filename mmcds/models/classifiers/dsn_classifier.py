@@ -5,8 +5,9 @@ import torch.nn as nn
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from .aux_heads import (MultiExitClassifier, StageExit, exit_stages_of,
+from .aux_heads import (StageExit, exit_stages_of,
                         linear_head_like)
+from .multi_exit_classifier import MultiExitClassifier
 
 
 @MODELS.register_module()

@@ -5,8 +5,9 @@ import torch.nn as nn
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from .aux_heads import (MultiExitClassifier, StageExit, average_softmax,
+from .aux_heads import (StageExit, average_softmax,
                         linear_head_like)
+from .multi_exit_classifier import MultiExitClassifier
 from .cds_classifier import labels_of
 
 

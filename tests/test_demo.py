@@ -38,7 +38,7 @@ def test_demo_quick_mode_prints_the_table_and_writes_plots(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     for row in ('classifier top-1 (%), cross-entropy', 'classifier top-1 (%), CDS',
-                'COCO bbox mAP (%)', 'time: total (s)'):
+                'expected calibration error', 'COCO bbox mAP (%)', 'time: total (s)'):
         assert row in result.stdout, row
     assert '[demo] step: convert the CDS checkpoint' in output
     for name in ('results.md', 'results.json', 'training_curves.png',
@@ -47,6 +47,7 @@ def test_demo_quick_mode_prints_the_table_and_writes_plots(tmp_path):
     results = json.loads((work_dir / 'results.json').read_text())
     for method in ('CE', 'CDS'):
         assert 0 <= results['classifiers'][method]['top1'] <= 100
+        assert 0 <= results['classifiers'][method]['ece'] <= 100
         assert len(results['classifiers'][method]['per_class']) == 10
     assert len(results['classifiers']['CDS']['history']['loss_cds_stage4']) > 0
     assert results['classifiers']['CE']['history']['loss_cds_stage1'] == []

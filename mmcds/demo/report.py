@@ -19,6 +19,8 @@ def results_table(results: Dict) -> str:
         ('classifier top-1 (%), cross-entropy', f"{ce['top1']:.2f}"),
         ('classifier top-1 (%), CDS', f"{cds['top1']:.2f}"),
         ('CDS - CE (points)', f"{cds['top1'] - ce['top1']:+.2f}"),
+        ('expected calibration error (%, 15 bins), cross-entropy', f"{ce['ece']:.2f}"),
+        ('expected calibration error (%, 15 bins), CDS', f"{cds['ece']:.2f}"),
         ('Faster R-CNN from the CDS backbone, COCO bbox mAP (%)', f"{det['mAP']:.1f}"),
         ('Faster R-CNN from the CDS backbone, COCO bbox mAP@0.5 (%)', f"{det['mAP_50']:.1f}"),
     ]

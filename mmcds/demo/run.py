@@ -92,6 +92,7 @@ def train_classifier(config: str, work_dir: str, data_root: str, epochs: int,
     if train_subset:
         cfg.train_dataloader.dataset.indices = train_subset
     cfg.test_evaluator = [dict(type='Accuracy', topk=(1, )),
+                          dict(type='ExpectedCalibrationError', num_bins=15),
                           dict(type='ConfusionMatrix', num_classes=len(classes))]
     runner = Runner.from_cfg(cfg)
     start = time.time()
@@ -101,6 +102,7 @@ def train_classifier(config: str, work_dir: str, data_root: str, epochs: int,
     confusion = np.asarray(metrics['confusion_matrix/result'], dtype=np.float64)
     return dict(
         top1=float(metrics['accuracy/top1']),
+        ece=float(metrics['calibration/ECE']),
         per_class=(np.diag(confusion) / confusion.sum(1).clip(min=1) * 100).tolist(),
         classes=list(classes),
         train_seconds=train_seconds,

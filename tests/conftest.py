@@ -28,6 +28,16 @@ def coco128_root():
 
 
 @pytest.fixture(autouse=True)
+def _mmpretrain_default_scope():
+    """Each test starts in mmpretrain's scope and leaves no scope behind: a Runner
+    built by one test (e.g. an mmdet-scope detector) would otherwise stay the current
+    DefaultScope and send later registry look-ups to mmdet."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _chdir_repo_root(monkeypatch):
     # Configs name data relative to the repository root, as the tools run there.
     monkeypatch.chdir(REPO_ROOT)

@@ -13,5 +13,7 @@ install:
 demo: install
 	$(PYTHON) tools/demo.py $(DEMO_ARGS)
 
+# One OpenMP thread per process: the tests' tiny models gain nothing from a second
+# thread, and threads spinning against the dataloader or a tool subprocess cost 10x.
 test: install
-	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(PYTHON) -m pytest tests $(PYTEST_ARGS)

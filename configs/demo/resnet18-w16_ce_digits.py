@@ -20,8 +20,9 @@ test_pipeline = [
     dict(type='Resize', scale=(32, 32)),
     dict(type='PackInputs'),
 ]
+# drop_last: 1,347 digits leave a last batch of 3, too few for BN statistics and SupCon
 train_dataloader = dict(
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+    drop_last=True, dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='Accuracy', topk=(1, ))

@@ -80,7 +80,7 @@ if mmcv_ok; then
 else
     if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
         say "building mmcv $MMCV_VERSION from source with its C++ ops ($flavour)."
-        say "This takes about 15 minutes on 2 cores, once: the wheel is cached in $WHEEL_DIR"
+        say "This takes 15-30 minutes on 2 cores, once: the wheel is cached in $WHEEL_DIR"
         build_dir=$(mktemp -d)
         STEP="install setuptools<70 for mmcv's setup.py (pip warns that torch wants >=77: expected)"
         quiet_pip install -q "setuptools>=64,<70"

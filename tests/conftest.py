@@ -2,6 +2,7 @@ import os
 import os.path as osp
 
 import pytest
+import torch
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = os.environ.get('MMCDS_SHARED_DATA',
@@ -41,3 +42,17 @@ def _mmpretrain_default_scope():
 def _chdir_repo_root(monkeypatch):
     # Configs name data relative to the repository root, as the tools run there.
     monkeypatch.chdir(REPO_ROOT)
+
+
+def randomize_state(model, seed: int = 0) -> None:
+    """Fill every tensor of ``model``'s state (BN statistics too) with seeded random
+    values, so that no weight comparison can pass on default initial values."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith('num_batches_tracked'):
+                tensor.fill_(seed + 5)
+            elif name.endswith('running_var'):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+            else:
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)

@@ -14,6 +14,7 @@ import mmcds  # noqa: F401  registers CDSClassifier & co.
 from mmcds.converters import (CheckpointError, convert_checkpoint, infer_resnet_arch,
                               load_cds_checkpoint, to_backbone, to_classifier,
                               to_torchvision)
+from conftest import randomize_state
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(REPO, 'tools', 'model_converters', 'convert_cds_checkpoint.py')
@@ -39,15 +40,7 @@ def build_cds(backbone: dict, channels: int):
         backbone=dict(out_indices=(0, 1, 2, 3), **backbone),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=channels)))
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if name.endswith('num_batches_tracked'):
-                tensor.fill_(7)
-            elif name.endswith('running_var'):
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
-            else:
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+    randomize_state(model, seed=0)
     return model.eval()
 
 

@@ -16,6 +16,7 @@ from mmengine.runner.checkpoint import save_checkpoint, weights_to_cpu
 
 import mmcds  # noqa: F401
 from mmcds.converters import CheckpointError
+from conftest import randomize_state
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 COCO128 = os.environ.get('MMCDS_COCO128',
@@ -56,15 +57,7 @@ def randomised_cds(backbone_type='ResNet'):
                       out_indices=(0, 1, 2, 3)),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=3, in_channels=128)))
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if name.endswith('num_batches_tracked'):
-                tensor.fill_(5)
-            elif name.endswith('running_var'):
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
-            else:
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+    randomize_state(model, seed=1)
     return model
 
 

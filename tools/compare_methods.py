@@ -61,11 +61,11 @@ METHOD_CONFIGS = {
 DEFAULT_METHODS = ['ce', 'dsn', 'dks', 'selfcon', 'cds']
 METHOD_NAMES = {'ce': 'CE', 'dsn': 'DSN', 'dks': 'DKS', 'selfcon': 'SelfCon',
                 'cds': 'CDS', 'dhm': 'DHM-style'}
-# Sized from timing runs on a 2-core CPU (see docs/results.md): three epochs of the
-# five default methods over the 10,000 CIFAR-10 training JPEGs, plus testing each on
-# the 10,000 test JPEGs, take about an hour there while other jobs share the CPU
-# (roughly a quarter of that on an idle one).
-DEFAULT_EPOCHS = 3
+# Sized from a run on a 2-core CPU shared with another job (docs/results.md, run 2):
+# with one torch thread, the five default methods trained for 6 epochs over the
+# 10,000 CIFAR-10 training JPEGs and were tested on the 10,000 test JPEGs in 38.8
+# minutes, so the default run finishes in well under an hour there.
+DEFAULT_EPOCHS = 6
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff',
                   '.webp')
 
@@ -97,6 +97,11 @@ def parse_args(argv=None):
     parser.add_argument('--num-bins', type=int, default=15, help='ECE bins')
     parser.add_argument('--num-workers', type=int, default=1,
                         help='dataloader workers per method')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads per training process; 0 lets torch '
+                        'pick (one per core). 1 is the default because on a small '
+                        'CPU that other jobs share, OpenMP threads spinning against '
+                        'each other made training up to 7x slower')
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'compare'))
     parser.add_argument('--no-plot', action='store_true')
     parser.add_argument('--run-one', default=None, help=argparse.SUPPRESS)
@@ -118,6 +123,8 @@ def parse_args(argv=None):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1, got {value}')
+    if args.threads < 0:
+        parser.error(f'--threads must be >= 0, got {args.threads}')
     if args.num_workers < 0:
         parser.error(f'--num-workers must be >= 0, got {args.num_workers}')
     return args
@@ -254,6 +261,8 @@ def run_one(args) -> None:
     import mmcds  # noqa: F401  registers the classifiers and the ECE metric
 
     method = args.run_one
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg, num_classes = build_config(args, method)
     os.makedirs(cfg.work_dir, exist_ok=True)
     cuda = torch.cuda.is_available()
@@ -483,7 +492,7 @@ def child_command(args, method: str) -> List[str]:
            '--epochs', str(args.epochs), '--seed', str(args.seed),
            '--num-bins', str(args.num_bins), '--num-workers', str(args.num_workers),
            '--work-dir', osp.abspath(args.work_dir)]
-    for flag in ('train_subset', 'test_subset', 'batch_size', 'resize'):
+    for flag in ('train_subset', 'test_subset', 'batch_size', 'resize', 'threads'):
         value = getattr(args, flag)
         if value is not None:
             cmd += [f'--{flag.replace("_", "-")}', str(value)]

@@ -21,17 +21,6 @@ HEAD = dict(type='LinearClsHead', num_classes=5, in_channels=64,
 LABELS = [0, 1, 0, 2, 4, 1]
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_torch_thread():
-    # Tiny models gain nothing from a second thread, and on a shared 2-core CPU
-    # OpenMP threads spinning against other jobs made these tests several times
-    # slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def build(type_, **kwargs):
     cfg = dict(type=type_, backbone=BACKBONE, neck=dict(type='GlobalAveragePooling'),
                head=HEAD)

@@ -21,16 +21,6 @@ TOOL = osp.join(REPO, 'tools', 'model_converters', 'convert_cds_checkpoint.py')
 NUM_CLASSES = 5
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core machine spend most of their time synchronising
-    OpenMP threads (a 16-channel conv: 0.5 ms on 1 thread, ~25 ms on 2 under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def build_cds(backbone: dict, channels: int):
     """A CDSClassifier around ``backbone`` (4 stages, last with ``channels``), with
     every tensor randomised so that no comparison can pass on default init values."""

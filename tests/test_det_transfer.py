@@ -25,15 +25,6 @@ needs_coco128 = pytest.mark.skipif(
     not osp.isfile(osp.join(COCO128, 'annotations', 'instances_val2017.json')),
     reason=f'coco128 not found at {COCO128} (set MMCDS_COCO128)')
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core machine spend most of their time synchronising
-    OpenMP threads (a 16-channel conv: 0.5 ms on 1 thread, ~25 ms on 2 under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 SMALL = {
     'faster_rcnn': osp.join(REPO, 'configs/det/faster_rcnn_r18-w16_fpn_coco128.py'),

@@ -24,17 +24,6 @@ HAND_ECE = 2.65 / 6
 NUM_CLASSES = 10
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_torch_thread():
-    # Tiny models gain nothing from a second thread, and on a shared 2-core CPU
-    # OpenMP threads spinning against other jobs made these tests several times
-    # slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def sample(confidence, correct, label=3):
     """A DataSample whose top-1 probability is ``confidence`` on ``label`` (right)
     or on another class (wrong); the rest is spread evenly."""

@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from mmcds.models.losses import ContrastiveDSLoss
@@ -132,36 +133,53 @@ def test_bad_inputs_are_refused():
         ContrastiveDSLoss(temperature=0)
 
 
-def _gather_worker(rank, world_size, port, features, labels, out_dir):
+def _gather_worker(rank, world_size, port, inputs, labels, out_dir):
     import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
                             rank=rank, world_size=world_size)
-    chunk = features.shape[0] // world_size
-    local = features[rank * chunk:(rank + 1) * chunk].clone().requires_grad_()
+    torch.manual_seed(0)
+    projector = nn.Linear(inputs.shape[-1], 16)
+    model = DistributedDataParallel(projector)
+    chunk = inputs.shape[0] // world_size
+    local = inputs[rank * chunk:(rank + 1) * chunk].clone().requires_grad_()
+    features = F.normalize(model(local), dim=-1)
     loss = ContrastiveDSLoss(gather_distributed=True)(
-        local, labels[rank * chunk:(rank + 1) * chunk])
+        features, labels[rank * chunk:(rank + 1) * chunk])
     loss.backward()
-    torch.save(dict(loss=loss.detach(), grad=local.grad), f'{out_dir}/rank{rank}.pt')
+    torch.save(dict(loss=loss.detach(), input_grad=local.grad,
+                    weight_grad=projector.weight.grad),
+               f'{out_dir}/rank{rank}.pt')
     dist.destroy_process_group()
 
 
 def test_gather_distributed_equals_the_global_batch(tmp_path):
-    """Two gloo ranks with half a batch each: the loss of the whole batch, and each
-    rank's features get the whole batch's gradient."""
+    """Two gloo ranks with half a batch each, under DDP: the ranks' losses average
+    to the whole batch's loss, and DDP's averaged parameter gradient is the whole
+    batch's gradient (not 1/world_size of it)."""
     import socket
 
     import torch.multiprocessing as mp
-    features = random_features(8, 2, 16, seed=6)
+    world_size = 2
+    inputs = torch.randn(8, 2, 12, generator=torch.Generator().manual_seed(6))
     labels = torch.tensor([0, 1, 2, 0, 1, 2, 3, 3])
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    mp.spawn(_gather_worker, args=(2, port, features, labels, str(tmp_path)), nprocs=2)
-    whole = features.clone().requires_grad_()
-    expected = ContrastiveDSLoss()(whole, labels)
+    mp.spawn(_gather_worker, args=(world_size, port, inputs, labels, str(tmp_path)),
+             nprocs=world_size)
+    torch.manual_seed(0)
+    projector = nn.Linear(inputs.shape[-1], 16)
+    whole = inputs.clone().requires_grad_()
+    expected = ContrastiveDSLoss()(F.normalize(projector(whole), dim=-1), labels)
     expected.backward()
-    for rank in range(2):
-        result = torch.load(tmp_path / f'rank{rank}.pt')
-        assert result['loss'].item() == pytest.approx(expected.item(), rel=1e-5)
-        assert torch.allclose(result['grad'], whole.grad[rank * 4:(rank + 1) * 4],
-                              atol=1e-6)
+    results = [torch.load(tmp_path / f'rank{rank}.pt') for rank in range(world_size)]
+    mean_loss = sum(result['loss'] for result in results) / world_size
+    assert mean_loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert results[0]['loss'].item() != pytest.approx(results[1]['loss'].item())
+    for rank, result in enumerate(results):
+        assert torch.allclose(result['weight_grad'], projector.weight.grad, atol=1e-6)
+        # Each rank's loss is its own anchors' mean, so its inputs carry
+        # world_size x their share of the mean over all ranks' losses.
+        assert torch.allclose(result['input_grad'] / world_size,
+                              whole.grad[rank * 4:(rank + 1) * 4], atol=1e-6)

@@ -1,10 +1,27 @@
 from typing import Optional
 
 import torch
+import torch.distributed as dist
 import torch.nn as nn
-from mmengine.dist import all_gather, get_world_size
+from mmengine.dist import all_gather, get_rank, get_world_size
 from mmpretrain.models.selfsup.simclr import GatherLayer
 from mmpretrain.registry import MODELS
+
+
+class GatherLayerSummedGrad(GatherLayer):
+    """mmpretrain's ``GatherLayer`` whose backward sums the gradients from every rank.
+
+    ``GatherLayer`` hands each rank back only the gradient of its own loss. When each
+    rank's loss covers only its local anchors, the gradient that the other ranks'
+    anchors send to this rank's features (through the negatives and positives) must be
+    added: backward all-reduces the gathered gradients before taking this rank's slice.
+    """
+
+    @staticmethod
+    def backward(ctx, *grads):
+        grads = torch.stack(grads)
+        dist.all_reduce(grads)
+        return grads[dist.get_rank()]
 
 
 @MODELS.register_module()
@@ -38,8 +55,13 @@ class ContrastiveDSLoss(nn.Module):
         loss_weight (float): :math:`w` (the paper's lambda). Defaults to 0.1.
         supervised (bool): Use the labels to define positives. Defaults to True.
         gather_distributed (bool): Contrast against the views of every rank (the
-            global batch) with gradients, via mmpretrain's ``GatherLayer``. Every rank
-            then computes the same loss over the global batch. Defaults to False.
+            global batch) with gradients. Each rank's anchors are its own views, its
+            contrast set the global batch; gradients from every rank's anchors are
+            summed (:class:`GatherLayerSummedGrad`), so DDP's average of the ranks'
+            gradients is the gradient of the global-batch loss (exactly so when
+            every anchor has a positive, e.g. with two views). Needs the same local
+            batch size on every rank (mmengine's ``DefaultSampler`` pads to it).
+            Defaults to False.
     """
 
     def __init__(self,
@@ -77,10 +99,15 @@ class ContrastiveDSLoss(nn.Module):
                 raise ValueError(f'labels has {labels.numel()} entries for '
                                  f'{num_images} images in features')
 
+        # Anchors are this rank's images (all of them without gathering); the
+        # contrast set is every image gathered, local ones first at ``offset``.
+        num_local, offset = num_images, 0
         if self.gather_distributed and get_world_size() > 1:
-            features = torch.cat(GatherLayer.apply(features.contiguous()), dim=0)
+            features = torch.cat(
+                GatherLayerSummedGrad.apply(features.contiguous()), dim=0)
             if use_labels:
                 labels = torch.cat(all_gather(labels.contiguous()), dim=0)
+            offset = get_rank() * num_local
             num_images = features.shape[0]
 
         # Similarities in fp32: exp(1/0.07) overflows fp16 and bf16 loses the
@@ -88,17 +115,23 @@ class ContrastiveDSLoss(nn.Module):
         with torch.autocast(device_type=features.device.type, enabled=False):
             # (N, V, D) -> (V * N, D), view-major: row v * N + n is view v of image n.
             z = features.float().transpose(0, 1).reshape(num_views * num_images, -1)
-            logits = z @ z.t() / self.temperature
-            num_anchors = logits.shape[0]
-            self_mask = torch.eye(num_anchors, dtype=torch.bool, device=z.device)
-
             image_ids = torch.arange(num_images, device=z.device).repeat(num_views)
-            positive_mask = image_ids[:, None] == image_ids[None, :]
+            view_ids = torch.arange(num_views, device=z.device).repeat_interleave(
+                num_local)
+            local_ids = torch.arange(num_local, device=z.device).repeat(num_views)
+            # Rows of z that are this rank's views: (V * N_local,).
+            anchor_rows = view_ids * num_images + offset + local_ids
+            logits = z[anchor_rows] @ z.t() / self.temperature
+            self_mask = anchor_rows[:, None] == torch.arange(
+                z.shape[0], device=z.device)[None, :]
+
+            positive_mask = image_ids[anchor_rows, None] == image_ids[None, :]
             if use_labels:
-                anchor_labels = labels.to(z.device).repeat(num_views)
-                same_class = anchor_labels[:, None] == anchor_labels[None, :]
-                labelled = anchor_labels >= 0
-                positive_mask |= same_class & labelled[:, None] & labelled[None, :]
+                view_labels = labels.to(z.device).repeat(num_views)
+                same_class = view_labels[anchor_rows, None] == view_labels[None, :]
+                labelled = view_labels >= 0
+                positive_mask |= (same_class & labelled[anchor_rows, None]
+                                  & labelled[None, :])
             positive_mask &= ~self_mask
 
             # log p(a | i) over the contrast set A(i) = every view but i.

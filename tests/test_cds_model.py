@@ -73,6 +73,32 @@ def test_in_channels_are_probed_from_the_backbone():
     assert basic.cds_neck.in_channels == (16, 32, 64, 128)
 
 
+def test_a_changed_backbone_gets_matching_heads_and_a_wrong_in_channels_is_refused():
+    cfg = Config.fromfile('configs/cds/resnet18-w16_1xb64_cifar10-jpg.py')
+    cfg.merge_from_dict({'model.backbone.base_channels': 8,
+                         'model.head.in_channels': 64})
+    model = MODELS.build(cfg.model)
+    assert model.cds_neck.in_channels == (8, 16, 32, 64)
+    losses = model([torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32)],
+                   samples_with_labels([0, 1]), mode='loss')
+    assert all(torch.isfinite(value) for value in losses.values())
+    cfg.merge_from_dict({'model.cds_neck.in_channels': (16, 32, 64, 128)})
+    with pytest.raises(ValueError, match=r'cds_neck.in_channels=\(16, 32, 64, 128\) '
+                       r'does not match .* \(8, 16, 32, 64\)'):
+        MODELS.build(cfg.model)
+
+
+def test_swin_backbone_needs_a_larger_probe_and_gets_heads():
+    # Swin's 7x7 windows do not fit a 64 px probe; the classifier retries at 224.
+    model = MODELS.build(dict(
+        type='CDSClassifier',
+        backbone=dict(type='SwinTransformer', arch=dict(embed_dims=16, depths=[1, 1, 1, 1],
+                      num_heads=[1, 1, 1, 1]), img_size=224, out_indices=(0, 1, 2, 3)),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=3, in_channels=128)))
+    assert model.cds_neck.in_channels == (16, 32, 64, 128)
+
+
 def test_loss_keys_and_gradients_reach_every_head_and_stage():
     torch.manual_seed(0)
     model = tiny_cds_model()
@@ -194,7 +220,9 @@ def test_imagenet_configs_follow_the_paper(depth):
     assert multi_view.type == 'MultiView' and multi_view.num_views == [1, 1]
     view1, view2 = multi_view.transforms
     assert [t['type'] for t in view1] == ['RandomResizedCrop', 'RandomFlip']
+    assert view1[0]['scale'] == 224 and view2[0]['scale'] == 224
     assert view2[0]['crop_ratio_range'] == (0.2, 1.0)
+    assert view2[1] == dict(type='RandomFlip', prob=0.5, direction='horizontal')
     jitter = view2[2]
     assert jitter['prob'] == 0.8 and jitter['transforms'][0] == dict(
         type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)

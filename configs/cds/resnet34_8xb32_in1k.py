@@ -5,7 +5,7 @@ _base_ = ['mmpretrain::resnet/resnet34_8xb32_in1k.py', '../_base_/cds_in1k.py']
 model = dict(
     type='CDSClassifier',
     backbone=dict(out_indices=(0, 1, 2, 3)),
-    cds_neck=dict(type='CDSNeck', in_channels=(64, 128, 256, 512)),
+    cds_neck=dict(type='CDSNeck'),  # in_channels: probed from the backbone
     cds_loss=_base_.cds_loss)
 data_preprocessor = dict(type='MultiViewClsDataPreprocessor')
 train_dataloader = dict(dataset=dict(pipeline=_base_.cds_train_pipeline))

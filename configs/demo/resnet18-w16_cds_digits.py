@@ -6,7 +6,7 @@ _base_ = './resnet18-w16_ce_digits.py'
 model = dict(
     type='CDSClassifier',
     backbone=dict(out_indices=(0, 1, 2, 3)),
-    cds_neck=dict(type='CDSNeck', in_channels=(16, 32, 64, 128)),
+    cds_neck=dict(type='CDSNeck'),  # in_channels: probed from the backbone
     cds_loss=dict(type='ContrastiveDSLoss', temperature=0.07, loss_weight=0.1,
                   supervised=True))
 data_preprocessor = dict(type='MultiViewClsDataPreprocessor')

@@ -88,8 +88,15 @@ class CDSClassifier(MultiExitClassifier):
             train_cfg=train_cfg, data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         cds_neck = copy.deepcopy(cds_neck) if cds_neck else dict(type='CDSNeck')
-        if isinstance(cds_neck, dict) and not cds_neck.get('in_channels'):
-            cds_neck['in_channels'] = self.stage_channels
+        if isinstance(cds_neck, dict):
+            given = cds_neck.get('in_channels')
+            if not given:
+                cds_neck['in_channels'] = self.stage_channels
+            elif tuple(given) != self.stage_channels:
+                raise ValueError(
+                    f'CDSClassifier: cds_neck.in_channels={tuple(given)} does not '
+                    f'match the backbone\'s stage channels {self.stage_channels}; '
+                    'leave it unset to take them from the backbone')
         self.cds_neck = cds_neck if isinstance(cds_neck, nn.Module) \
             else MODELS.build(cds_neck)
         self.cds_loss = MODELS.build(cds_loss or dict(type='ContrastiveDSLoss'))

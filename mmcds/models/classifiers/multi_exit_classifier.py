@@ -1,5 +1,5 @@
 """Base of the classifiers with exits on intermediate stages (CDS, DSN, DKS, SelfCon)."""
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -7,21 +7,34 @@ import torch.nn.functional as F
 from mmpretrain.models.classifiers import ImageClassifier
 
 
-def infer_stage_channels(backbone: nn.Module, probe_size: int = 64) -> Tuple[int, ...]:
+def infer_stage_channels(backbone: nn.Module,
+                         probe_sizes: Sequence[int] = (64, 224)) -> Tuple[int, ...]:
     """Channels of each output of ``backbone`` (a tuple of (B, C, H, W) maps), found by
-    one forward pass on a small zero image in eval mode (no state is changed)."""
+    one forward pass on a zero image in eval mode (no state is changed).
+
+    The small size is tried first (cheap); backbones that need more pixels (e.g. Swin's
+    7x7 windows at 1/32 scale) get the next size.
+    """
     was_training = backbone.training
     backbone.eval()
+    param = next(backbone.parameters())
+    errors = []
     try:
-        param = next(backbone.parameters())
-        with torch.no_grad():
-            outs = backbone(param.new_zeros(1, 3, probe_size, probe_size))
+        for size in probe_sizes:
+            try:
+                with torch.no_grad():
+                    outs = backbone(param.new_zeros(1, 3, size, size))
+                break
+            except Exception as err:  # any failure: try the next size, then report
+                errors.append(f'{size}x{size}: {type(err).__name__}: {err}')
+        else:
+            raise ValueError('could not probe the backbone\'s stage channels with a '
+                             'zero image (' + '; '.join(errors) + ')')
     finally:
         backbone.train(was_training)
     if not isinstance(outs, (tuple, list)) or any(o.dim() != 4 for o in outs):
-        raise ValueError('CDSClassifier needs a backbone that returns a tuple of '
-                         '(B, C, H, W) stage maps; set cds_neck.in_channels by hand '
-                         'for backbones whose outputs it cannot probe')
+        raise ValueError('it needs a backbone that returns a tuple of (B, C, H, W) '
+                         'stage maps')
     return tuple(o.shape[1] for o in outs)
 
 

@@ -319,11 +319,24 @@ def test_cifar_configs_build_and_train_one_step(config, keys, ce_config):
     losses = model(batch(size=16), samples(), mode='loss')
     assert set(losses) == keys
     assert all(torch.isfinite(v) for v in losses.values())
+    stem = model.backbone.conv1.weight
+    before = stem.detach().clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    sum(losses.values()).backward()
+    optimizer.step()
+    assert not torch.equal(stem, before)
 
 
-@pytest.mark.parametrize('method', ['dsn', 'dks', 'selfcon'])
-def test_imagenet_configs_build(method):
+@pytest.mark.parametrize('method', ['ce', 'dsn', 'dks', 'selfcon'])
+def test_imagenet_configs_build_and_train_like_cds(method):
     cfg = Config.fromfile(f'configs/{method}/resnet18_8xb32_in1k.py')
+    cds = Config.fromfile('configs/cds/resnet18_8xb32_in1k.py')
+    for field in ('train_cfg', 'param_scheduler', 'optim_wrapper'):
+        assert cfg[field] == cds[field], field
+    assert cfg.train_dataloader.batch_size == cds.train_dataloader.batch_size
+    if method == 'ce':
+        assert cfg.model.type == 'ImageClassifier'
+        return
     assert cfg.model.backbone.out_indices == (0, 1, 2, 3)
     model = MODELS.build(cfg.model)
     assert model.stage_channels == (64, 128, 256, 512)

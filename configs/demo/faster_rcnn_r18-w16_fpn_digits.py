@@ -4,7 +4,7 @@
 # (keys without the 'backbone.' prefix, hence prefix=None).
 _base_ = '../det/faster_rcnn_r18-w16_fpn_coco128.py'
 
-data_root = 'work_dirs/demo/data/digits_coco/'
+data_root = 'work_dirs/demo/data/digits_coco_seed0/'
 classes = ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9')
 model = dict(
     data_preprocessor=dict(mean=[78.0, 78.0, 78.0], std=[96.0, 96.0, 96.0]),

@@ -1,9 +1,9 @@
 # Demo (make demo): plain cross-entropy on scikit-learn's handwritten digits, written by
-# tools/demo.py as class folders of 32x32 PNGs under work_dirs/demo/data/digits.
+# tools/demo.py as class folders of 32x32 PNGs under work_dirs/demo/data/digits_seed0.
 # mmpretrain's ResNet (7x7 stem, like mmdet's) so the backbone transfers to Faster R-CNN.
 _base_ = '../ce/resnet18-w16_1xb64_cifar10-jpg.py'
 
-data_root = 'work_dirs/demo/data/digits'
+data_root = 'work_dirs/demo/data/digits_seed0'
 model = dict(
     backbone=dict(type='ResNet', depth=18, stem_channels=16, base_channels=16),
     head=dict(topk=(1, )))

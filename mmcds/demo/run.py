@@ -50,9 +50,10 @@ def coco_categories(root: str):
 
 
 def prepare_digits(data_dir: str, quick: bool, seed: int):
-    """Write the embedded digits data sets once (a marker file says they are done)."""
-    cls_root = osp.join(data_dir, 'digits')
-    det_root = osp.join(data_dir, 'digits_coco' + ('_quick' if quick else ''))
+    """Write the embedded digits data sets once per seed (a marker file says they are
+    done): the seed draws the train/test split and the canvases."""
+    cls_root = osp.join(data_dir, f'digits_seed{seed}')
+    det_root = osp.join(data_dir, f'digits_coco_seed{seed}' + ('_quick' if quick else ''))
     if not osp.exists(osp.join(cls_root, '.done')):
         counts = write_digits_classification(cls_root, seed=seed)
         open(osp.join(cls_root, '.done'), 'w').close()

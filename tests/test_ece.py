@@ -87,6 +87,8 @@ def test_default_bins_prefix_and_errors():
         ExpectedCalibrationError(num_bins=0)
     with pytest.raises(ValueError, match='pred_score'):
         metric.process(None, [DataSample().set_gt_label(1).set_pred_label(1)])
+    with pytest.raises(ValueError, match='gt_label'):
+        metric.process(None, [DataSample().set_pred_score(torch.tensor([0.3, 0.7]))])
     with pytest.raises(ValueError, match='logits'):
         calibration_bins([1.5, 0.2], [1, 0])
     with pytest.raises(ValueError, match='entries'):

@@ -81,7 +81,8 @@ def merge_args(cfg, args):
     """Merge CLI arguments to config."""
     cfg.launcher = args.launcher
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
-    if not os.path.isfile(args.checkpoint):
+    # URLs (https://, s3://, ...) are left to mmengine's loader, as in mmpretrain.
+    if '://' not in args.checkpoint and not os.path.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint file not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
 

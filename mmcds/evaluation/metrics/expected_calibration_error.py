@@ -110,6 +110,9 @@ class ExpectedCalibrationError(BaseMetric):
                 raise ValueError(
                     'ExpectedCalibrationError needs pred_score (class probabilities) '
                     'in every data sample; the model only gave pred_label')
+            if 'gt_label' not in data_sample:
+                raise ValueError('ExpectedCalibrationError needs gt_label in every '
+                                 'data sample; the evaluated data set has no labels')
             score = data_sample['pred_score'].detach().float().cpu().reshape(-1)
             gt_label = data_sample['gt_label'].reshape(-1)
             if gt_label.numel() != 1:

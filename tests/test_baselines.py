@@ -310,7 +310,8 @@ def test_cifar_configs_build_and_train_one_step(config, keys, ce_config):
     cfg = Config.fromfile(config)
     ce = ce_config
     # Same data, schedule and seed as the CE baseline.
-    for field in ('train_cfg', 'param_scheduler', 'optim_wrapper', 'randomness'):
+    for field in ('train_cfg', 'param_scheduler', 'optim_wrapper', 'randomness',
+                  'test_evaluator'):
         assert cfg[field] == ce[field], field
     assert cfg.train_dataloader.dataset.pipeline == ce.train_dataloader.dataset.pipeline
     assert [m['type'] for m in cfg.test_evaluator] == ['Accuracy',
@@ -331,8 +332,10 @@ def test_cifar_configs_build_and_train_one_step(config, keys, ce_config):
 def test_imagenet_configs_build_and_train_like_cds(method):
     cfg = Config.fromfile(f'configs/{method}/resnet18_8xb32_in1k.py')
     cds = Config.fromfile('configs/cds/resnet18_8xb32_in1k.py')
-    for field in ('train_cfg', 'param_scheduler', 'optim_wrapper'):
+    for field in ('train_cfg', 'param_scheduler', 'optim_wrapper', 'test_evaluator'):
         assert cfg[field] == cds[field], field
+    assert [m['type'] for m in cfg.test_evaluator] == ['Accuracy',
+                                                       'ExpectedCalibrationError']
     assert cfg.train_dataloader.batch_size == cds.train_dataloader.batch_size
     if method == 'ce':
         assert cfg.model.type == 'ImageClassifier'

@@ -36,3 +36,9 @@ cds_loss = dict(type='ContrastiveDSLoss', temperature=0.07, loss_weight=0.1,
 cds_param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[30, 60],
                            gamma=0.1)
 cds_train_cfg = dict(by_epoch=True, max_epochs=90, val_interval=1)
+# Top-1/top-5 and calibration (ECE, 15 bins, lower is better): the paper claims CDS
+# improves uncertainty estimation, and every contender reports both.
+cds_evaluator = [
+    dict(type='Accuracy', topk=(1, 5)),
+    dict(type='ExpectedCalibrationError', num_bins=15),
+]

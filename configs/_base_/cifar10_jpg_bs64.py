@@ -39,6 +39,10 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'),
 )
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+# Top-1/top-5 and calibration (ECE, 15 bins, lower is better) for every method.
+val_evaluator = [
+    dict(type='Accuracy', topk=(1, 5)),
+    dict(type='ExpectedCalibrationError', num_bins=15),
+]
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator

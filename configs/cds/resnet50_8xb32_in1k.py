@@ -11,3 +11,5 @@ data_preprocessor = dict(type='MultiViewClsDataPreprocessor')
 train_dataloader = dict(dataset=dict(pipeline=_base_.cds_train_pipeline))
 param_scheduler = _base_.cds_param_scheduler
 train_cfg = _base_.cds_train_cfg
+val_evaluator = _base_.cds_evaluator
+test_evaluator = val_evaluator

@@ -4,8 +4,5 @@ _base_ = ['mmpretrain::resnet/resnet18_8xb32_in1k.py', '../_base_/cds_in1k.py']
 
 param_scheduler = _base_.cds_param_scheduler
 train_cfg = _base_.cds_train_cfg
-val_evaluator = [
-    dict(type='Accuracy', topk=(1, 5)),
-    dict(type='ExpectedCalibrationError', num_bins=15),
-]
+val_evaluator = _base_.cds_evaluator
 test_evaluator = val_evaluator

@@ -25,7 +25,7 @@ train_dataloader = dict(
     drop_last=True, dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='Accuracy', topk=(1, ))
+val_evaluator = [dict(type='Accuracy', topk=(1, ))]
 test_evaluator = val_evaluator
 param_scheduler = dict(T_max=12)
 train_cfg = dict(max_epochs=12, val_interval=12)

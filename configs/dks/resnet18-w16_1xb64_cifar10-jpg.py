@@ -1,10 +1,5 @@
-# Deeply-supervised Knowledge Synergy: the DSN config plus pairwise KL between the
-# softened predictions (T = 3) of all four classifiers (three auxiliary + main).
-_base_ = '../dsn/resnet18-w16_1xb64_cifar10-jpg.py'
+# Deeply-supervised Knowledge Synergy (_base_/methods/dks.py): the CIFAR DSN config plus
+# pairwise KL (T = 3) between all four classifiers.
+_base_ = ['../dsn/resnet18-w16_1xb64_cifar10-jpg.py', '../_base_/methods/dks.py']
 
-model = dict(
-    type='DKSClassifier',
-    kl_temperature=3.0,
-    kl_loss_weight=1.0,
-    kl_pairs='all',
-    detach_target=True)
+model = _base_.dks_model

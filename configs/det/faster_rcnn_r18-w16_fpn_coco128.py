@@ -10,10 +10,8 @@
 # or from scratch with --cfg-options model.backbone.init_cfg=None.
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py', './_base_/coco128_detection.py',
-    'mmdet::_base_/schedules/schedule_1x.py', 'mmdet::_base_/default_runtime.py'
+    './_base_/coco128_12e.py'
 ]
-
-custom_imports = dict(imports=['mmcds', 'mmcds.det'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
@@ -31,17 +29,4 @@ model = dict(
     train_cfg=dict(rpn_proposal=dict(nms_pre=1000, max_per_img=500)),
     test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=300)))
 
-custom_hooks = [dict(type='PretrainedCheckHook')]
-
-# 12 epochs of ~63 iterations (batch 2): the 1x shape with a shorter warm-up.
-train_cfg = dict(max_epochs=12, val_interval=4)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', begin=0, end=12, by_epoch=True, milestones=[8, 11],
-         gamma=0.1)
-]
-optim_wrapper = dict(optimizer=dict(lr=0.01), clip_grad=dict(max_norm=35, norm_type=2))
-auto_scale_lr = dict(base_batch_size=2)
-default_hooks = dict(logger=dict(interval=10),
-                     checkpoint=dict(interval=4, max_keep_ckpts=2))
-log_processor = dict(window_size=10)
+optim_wrapper = dict(optimizer=dict(lr=0.01))

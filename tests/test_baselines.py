@@ -45,11 +45,11 @@ def grad_norm(module):
 
 # ----------------------------------------------------------------------------- DSN
 def test_dsn_loss_values_match_weighted_cross_entropy():
-    model = build('DSNClassifier', aux_loss_weight=[0.1, 0.2, 0.5]).eval()
+    model = build('DSNClassifier', exit_loss_weight=[0.1, 0.2, 0.5]).eval()
     x, labels = batch(), torch.tensor(LABELS)
     losses = model(x, samples(), mode='loss')
-    assert set(losses) == {'loss', 'loss_dsn_stage1', 'loss_dsn_stage2',
-                           'loss_dsn_stage3'}
+    assert set(losses) == {'loss', 'loss_exit_stage1', 'loss_exit_stage2',
+                           'loss_exit_stage3'}
     # Main loss: plain CE of the logits ImageClassifier's tensor mode gives.
     main_logits = model(x, mode='tensor')
     assert main_logits.shape == (6, 5)
@@ -57,11 +57,11 @@ def test_dsn_loss_values_match_weighted_cross_entropy():
     stage_feats = model.backbone(x)
     for stage, weight in zip((0, 1, 2), (0.1, 0.2, 0.5)):
         key = f'stage{stage + 1}'
-        pooled = model.aux_exits[key](stage_feats[stage])
+        pooled = model.exits[key](stage_feats[stage])
         assert pooled.shape == (6, 64)  # SepConv path ends at the last stage's width
-        logits = pooled @ model.aux_heads[key].fc.weight.t() \
-            + model.aux_heads[key].fc.bias
-        assert torch.allclose(losses[f'loss_dsn_{key}'],
+        logits = pooled @ model.exit_heads[key].fc.weight.t() \
+            + model.exit_heads[key].fc.bias
+        assert torch.allclose(losses[f'loss_exit_{key}'],
                               weight * F.cross_entropy(logits, labels), atol=1e-6)
 
 
@@ -70,13 +70,13 @@ def test_dsn_gradients_reach_every_aux_head_and_the_early_stages():
     losses = model(batch(), samples(), mode='loss')
     sum(losses.values()).backward()
     for key in ('stage1', 'stage2', 'stage3'):
-        assert grad_norm(model.aux_exits[key]) > 0, key
-        assert grad_norm(model.aux_heads[key]) > 0, key
+        assert grad_norm(model.exits[key]) > 0, key
+        assert grad_norm(model.exit_heads[key]) > 0, key
     assert grad_norm(model.head) > 0
 
     # The stage-1 classifier alone trains layer1 but never touches later layers.
     model.zero_grad(set_to_none=True)
-    model(batch(), samples(), mode='loss')['loss_dsn_stage1'].backward()
+    model(batch(), samples(), mode='loss')['loss_exit_stage1'].backward()
     assert grad_norm(model.backbone.layer1) > 0
     assert grad_norm(model.backbone.layer2) == 0
     assert grad_norm(model.head) == 0
@@ -89,8 +89,8 @@ def test_dsn_checkpoint_loads_into_a_plain_classifier_with_same_predictions():
                               neck=dict(type='GlobalAveragePooling'),
                               head=HEAD)).eval()
     state = {k: v for k, v in model.state_dict().items()
-             if not k.startswith(('aux_exits.', 'aux_heads.'))}
-    assert any(k.startswith('aux_heads.stage1.fc.') for k in model.state_dict())
+             if not k.startswith(('exits.', 'exit_heads.'))}
+    assert any(k.startswith('exit_heads.stage1.fc.') for k in model.state_dict())
     plain.load_state_dict(state, strict=True)
     x = batch()
     with torch.no_grad():
@@ -106,21 +106,21 @@ def test_dsn_checkpoint_loads_into_a_plain_classifier_with_same_predictions():
                                                  ('fc', (64, 64, 64)),
                                                  ('resnet', (64, 64, 64))])
 def test_dsn_other_exit_types(exit_type, channels):
-    model = build('DSNClassifier', aux_exit=exit_type)
-    assert tuple(e.out_channels for e in model.aux_exits.values()) == channels
+    model = build('DSNClassifier', exit_type=exit_type)
+    assert tuple(e.out_channels for e in model.exits.values()) == channels
     losses = model(batch(), samples(), mode='loss')
     assert all(torch.isfinite(v) for v in losses.values())
 
 
 def test_dsn_errors_name_the_field():
-    with pytest.raises(ValueError, match='aux_loss_weight has 2 entries'):
-        build('DSNClassifier', aux_loss_weight=[0.1, 0.2])
-    with pytest.raises(ValueError, match='aux_stages'):
-        build('DSNClassifier', aux_stages=(3, ))
+    with pytest.raises(ValueError, match='exit_loss_weight has 2 entries'):
+        build('DSNClassifier', exit_loss_weight=[0.1, 0.2])
+    with pytest.raises(ValueError, match='exit_stages'):
+        build('DSNClassifier', exit_stages=(3, ))
     with pytest.raises(ValueError, match='out_indices'):
         build('DSNClassifier', backbone=dict(BACKBONE, out_indices=(3, )))
     with pytest.raises(ValueError, match='exit_type'):
-        build('DSNClassifier', aux_exit='transformer')
+        build('DSNClassifier', exit_type='transformer')
 
 
 # ----------------------------------------------------------------------------- DKS
@@ -153,13 +153,13 @@ def test_dks_knowledge_matching_matches_hand_formula():
 def test_dks_loss_keys_and_gradients():
     model = build('DKSClassifier')
     losses = model(batch(), samples(), mode='loss')
-    assert set(losses) == {'loss', 'loss_dsn_stage1', 'loss_dsn_stage2',
-                           'loss_dsn_stage3', 'loss_dks_kl'}
+    assert set(losses) == {'loss', 'loss_exit_stage1', 'loss_exit_stage2',
+                           'loss_exit_stage3', 'loss_dks_kl'}
     assert float(losses['loss_dks_kl']) > 0
     losses['loss_dks_kl'].backward()
     # The synergy term alone trains every classifier (each is a student once).
     for key in ('stage1', 'stage2', 'stage3'):
-        assert grad_norm(model.aux_heads[key]) > 0, key
+        assert grad_norm(model.exit_heads[key]) > 0, key
     assert grad_norm(model.head) > 0
     assert grad_norm(model.backbone.layer1) > 0
 
@@ -191,9 +191,9 @@ def test_dks_errors():
 # ------------------------------------------------------------------------- SelfCon
 def test_selfcon_default_is_one_resnet_exit_after_layer2():
     model = build('SelfConClassifier')
-    assert model.selfcon_pos == [False, True, False]
-    assert list(model.selfcon_exits) == ['stage2']
-    trunk = model.selfcon_exits['stage2'].trunk
+    assert model.exit_stages == (1, )
+    assert list(model.exits) == ['stage2']
+    trunk = model.exits['stage2'].trunk
     # Its own layer3-like and layer4-like residual stages, initialised afresh.
     assert len(trunk) == 2
     assert trunk[0][0].conv1.in_channels == 16 and trunk[1][-1].conv2.out_channels == 64
@@ -211,7 +211,7 @@ def test_selfcon_loss_keys_and_values():
     assert torch.allclose(losses['loss'], F.cross_entropy(model(x, mode='tensor'),
                                                           labels))
     stage_feats = model.backbone(x)
-    exit_feat = model.selfcon_exits['stage2'](stage_feats[1])
+    exit_feat = model.exits['stage2'](stage_feats[1])
     pooled = stage_feats[-1].mean(dim=(2, 3))
     z_exit = F.normalize(model.selfcon_projectors['stage2'](exit_feat), dim=1)
     z_backbone = F.normalize(model.selfcon_projectors['backbone'](pooled), dim=1)
@@ -232,7 +232,7 @@ def test_selfcon_gradients():
     losses['loss_selfcon'].backward()
     # The contrastive term trains the exit, both projectors and the shared stages,
     # but not the classifiers.
-    assert grad_norm(model.selfcon_exits['stage2']) > 0
+    assert grad_norm(model.exits['stage2']) > 0
     assert grad_norm(model.selfcon_projectors['stage2']) > 0
     assert grad_norm(model.selfcon_projectors['backbone']) > 0
     assert grad_norm(model.backbone.layer1) > 0 and grad_norm(model.backbone.layer4) > 0
@@ -243,12 +243,12 @@ def test_selfcon_gradients():
 
 
 def test_selfcon_two_exits_and_no_exit_classifier():
-    model = build('SelfConClassifier', selfcon_pos=[True, True, False],
+    model = build('SelfConClassifier', exit_stages=(0, 1),
                   exit_type='fc', exit_loss_weight=0)
     losses = model(batch(), samples(), mode='loss')
     assert set(losses) == {'loss', 'loss_selfcon'}
     assert len(model.exit_heads) == 0
-    model = build('SelfConClassifier', selfcon_pos=[True, True, False],
+    model = build('SelfConClassifier', exit_stages=(0, 1),
                   exit_type='sepconv')
     assert set(model(batch(), samples(), mode='loss')) == {
         'loss', 'loss_selfcon', 'loss_exit_stage1', 'loss_exit_stage2'}
@@ -261,7 +261,7 @@ def test_selfcon_inference_main_head_or_ensemble():
         preds = model(x, samples(), mode='predict')
         main = F.softmax(model(x, mode='tensor'), dim=1)
         exit_logits = model.exit_heads['stage2'](
-            (model.selfcon_exits['stage2'](model.backbone(x)[1]), ))
+            (model.exits['stage2'](model.backbone(x)[1]), ))
         expected = (main + F.softmax(exit_logits, dim=1)) / 2
         got = torch.stack([p.pred_score for p in preds])
         assert torch.allclose(got, expected, atol=1e-6)
@@ -275,10 +275,10 @@ def test_selfcon_errors():
     model = build('SelfConClassifier')
     with pytest.raises(ValueError, match='one view per image'):
         model([batch(), batch()], samples(), mode='loss')
-    with pytest.raises(ValueError, match='selfcon_pos'):
-        build('SelfConClassifier', selfcon_pos=[False, True])
-    with pytest.raises(ValueError, match='selfcon_pos'):
-        build('SelfConClassifier', selfcon_pos=[False, False, False])
+    with pytest.raises(ValueError, match=r'SelfConClassifier.exit_stages=\(3,\)'):
+        build('SelfConClassifier', exit_stages=(3, ))
+    with pytest.raises(ValueError, match='SelfConClassifier.exit_stages selects no'):
+        build('SelfConClassifier', exit_stages=())
     with pytest.raises(ValueError, match='ensemble_exits'):
         build('SelfConClassifier', ensemble_exits=True, exit_loss_weight=0)
     with pytest.raises(ValueError, match='out_indices'):
@@ -286,7 +286,7 @@ def test_selfcon_errors():
     # A 'resnet' exit copies the later stages, so every stage must be an output.
     with pytest.raises(ValueError, match=r'out_indices=\(0, 1, 2, 3\)'):
         build('SelfConClassifier', backbone=dict(BACKBONE, out_indices=(1, 3)),
-              selfcon_pos=[True])
+              exit_stages=(0, ))
 
 
 # ------------------------------------------------------------------------- configs
@@ -298,11 +298,11 @@ def ce_config():
 
 @pytest.mark.parametrize('config, keys', [
     ('configs/dsn/resnet18-w16_1xb64_cifar10-jpg.py',
-     {'loss', 'loss_dsn_stage1', 'loss_dsn_stage2', 'loss_dsn_stage3'}),
+     {'loss', 'loss_exit_stage1', 'loss_exit_stage2', 'loss_exit_stage3'}),
     ('configs/dks/resnet18-w16_1xb64_cifar10-jpg.py',
-     {'loss', 'loss_dsn_stage1', 'loss_dsn_stage2', 'loss_dsn_stage3', 'loss_dks_kl'}),
-    ('configs/dks/resnet18-w16-dhm_1xb64_cifar10-jpg.py',
-     {'loss', 'loss_dsn_stage1', 'loss_dsn_stage2', 'loss_dsn_stage3', 'loss_dks_kl'}),
+     {'loss', 'loss_exit_stage1', 'loss_exit_stage2', 'loss_exit_stage3', 'loss_dks_kl'}),
+    ('configs/dhm/resnet18-w16_1xb64_cifar10-jpg.py',
+     {'loss', 'loss_exit_stage1', 'loss_exit_stage2', 'loss_exit_stage3', 'loss_dks_kl'}),
     ('configs/selfcon/resnet18-w16_1xb64_cifar10-jpg.py',
      {'loss', 'loss_selfcon', 'loss_exit_stage2'}),
 ])

@@ -83,7 +83,7 @@ def test_a_changed_backbone_gets_matching_heads_and_a_wrong_in_channels_is_refus
                    samples_with_labels([0, 1]), mode='loss')
     assert all(torch.isfinite(value) for value in losses.values())
     cfg.merge_from_dict({'model.cds_neck.in_channels': (16, 32, 64, 128)})
-    with pytest.raises(ValueError, match=r'cds_neck.in_channels=\(16, 32, 64, 128\) '
+    with pytest.raises(ValueError, match=r'CDSClassifier.cds_neck.in_channels: \(16, 32, 64, 128\) '
                        r'does not match .* \(8, 16, 32, 64\)'):
         MODELS.build(cfg.model)
 

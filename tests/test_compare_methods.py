@@ -1,5 +1,6 @@
-"""tools/compare_methods.py: config overrides, table, and a tiny end-to-end run on a
-synthetic class-folder data set (plus a look at the real CIFAR-10 folders)."""
+"""tools/compare_methods.py and the library behind it (mmcds.experiments): config
+overrides, table, and a tiny end-to-end run on a synthetic class-folder data set (plus
+a look at the real CIFAR-10 folders)."""
 import importlib.util
 import json
 import os.path as osp
@@ -20,6 +21,7 @@ def load_tool():
 
 
 compare = load_tool()
+from mmcds.experiments import class_counts, comparison, spread_indices  # noqa: E402
 CLASSES = ['ant', 'bee', 'cat', 'dog']
 
 
@@ -41,12 +43,12 @@ def tiny_data(tmp_path):
 
 
 def test_spread_indices_take_every_class():
-    indices = compare.spread_indices(10000, 100)
+    indices = spread_indices(10000, 100)
     assert len(indices) == 100 and len(set(indices)) == 100
     # CustomDataset sorts by class: 1000 images per class -> 10 from each.
     assert np.bincount(np.asarray(indices) // 1000).tolist() == [10] * 10
-    assert compare.spread_indices(50, None) is None
-    assert compare.spread_indices(50, 80) is None
+    assert spread_indices(50, None) is None
+    assert spread_indices(50, 80) is None
 
 
 def test_build_config_applies_the_shared_overrides(tiny_data, tmp_path):
@@ -54,7 +56,7 @@ def test_build_config_applies_the_shared_overrides(tiny_data, tmp_path):
                                '--train-subset', '8', '--work-dir', str(tmp_path),
                                '--num-bins', '10', '--batch-size', '4'])
     for method in ('ce', 'cds'):  # single- and two-view pipelines
-        cfg, num_classes = compare.build_config(args, method)
+        cfg, num_classes = comparison.build_config(args, method)
         assert num_classes == 4 and cfg.model.head.num_classes == 4
         assert cfg.train_cfg.max_epochs == 3 and cfg.param_scheduler.T_max == 3
         assert cfg.param_scheduler.convert_to_iter_based  # cosine per iteration
@@ -67,7 +69,7 @@ def test_build_config_applies_the_shared_overrides(tiny_data, tmp_path):
         assert cfg.test_dataloader.dataset.data_prefix == 'test'
         assert cfg.test_dataloader.dataset.get('indices') is None
     with pytest.raises(FileNotFoundError, match='split folder'):
-        compare.build_config(compare.parse_args(
+        comparison.build_config(compare.parse_args(
             ['--data-root', str(tmp_path / 'nowhere')]), 'ce')
 
 
@@ -85,7 +87,7 @@ def test_table_format():
               sec_per_image=0.00123, device='cpu', peak_rss_mib=900.4,
               rss_train_start_mib=700.0, params_train=1.2e6, params_test=1.0e6)
     failed = dict(method='cds', name='CDS', config='configs/cds/x.py', error='boom')
-    table = compare.format_table([ok, failed]).splitlines()
+    table = comparison.format_table([ok, failed]).splitlines()
     assert table[0].startswith('| Method | Top-1 (%) | ECE (%) | Train s / image |')
     assert table[2] == ('| CE | 81.23 | 3.46 | 1.23 ms | 900 [+200] | 1.200 / 1.000 | '
                         '`configs/ce/x.py` |')
@@ -125,7 +127,7 @@ def test_tiny_end_to_end_run(tiny_data, tmp_path):
 
 
 def test_real_cifar10_folders(cifar10_root):
-    train = compare.list_split(cifar10_root, 'train')
-    test = compare.list_split(cifar10_root, 'test')
+    train = class_counts(cifar10_root, 'train')
+    test = class_counts(cifar10_root, 'test')
     assert len(train) == 10 and list(train) == list(test)
     assert sum(train.values()) == 10000 and sum(test.values()) == 10000

@@ -11,9 +11,9 @@ from mmengine.logging import MessageHub
 from mmengine.runner.checkpoint import save_checkpoint, weights_to_cpu
 
 import mmcds  # noqa: F401  registers CDSClassifier & co.
-from mmcds.converters import (CheckpointError, convert_checkpoint, infer_resnet_arch,
-                              load_cds_checkpoint, to_backbone, to_classifier,
-                              to_torchvision)
+from mmcds.converters import convert_checkpoint, to_backbone, to_classifier, to_torchvision
+from mmcds.utils.checkpoint import (CheckpointError, infer_resnet_arch,
+                                    load_checkpoint_file)
 from conftest import randomize_state
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -74,7 +74,7 @@ def run_tool(*argv):
 
 def test_runner_checkpoint_is_read(narrow):
     model, path = narrow
-    checkpoint = load_cds_checkpoint(path)
+    checkpoint = load_checkpoint_file(path)
     assert set(checkpoint['state_dict']) == set(model.state_dict())
     assert any(k.startswith('cds_neck.') for k in checkpoint['state_dict'])
     arch = infer_resnet_arch(
@@ -160,13 +160,13 @@ def test_not_a_checkpoint(tmp_path):
     text = tmp_path / 'notes.pth'
     text.write_text('not a checkpoint')
     with pytest.raises(CheckpointError, match='is not a PyTorch checkpoint'):
-        load_cds_checkpoint(text)
+        load_checkpoint_file(text)
     listed = tmp_path / 'list.pth'
     torch.save([torch.zeros(1)], listed)
     with pytest.raises(CheckpointError, match='holds a list'):
-        load_cds_checkpoint(listed)
+        load_checkpoint_file(listed)
     with pytest.raises(FileNotFoundError, match='missing.pth'):
-        load_cds_checkpoint(tmp_path / 'missing.pth')
+        load_checkpoint_file(tmp_path / 'missing.pth')
 
 
 class Payload:
@@ -181,7 +181,7 @@ def test_unsafe_pickle_is_refused(tmp_path):
     with open(path, 'wb') as f:
         pickle.dump({'state_dict': Payload()}, f)
     with pytest.raises(CheckpointError, match='loaded safely'):
-        load_cds_checkpoint(path)
+        load_checkpoint_file(path)
 
 
 def test_no_backbone_weights(tmp_path):
@@ -192,7 +192,7 @@ def test_no_backbone_weights(tmp_path):
     head_only = tmp_path / 'head_only.pth'
     torch.save({'state_dict': {'head.fc.weight': torch.zeros(2, 2)}}, head_only)
     with pytest.raises(CheckpointError, match=r"no backbone weights.*\['head'\]"):
-        load_cds_checkpoint(head_only)
+        load_checkpoint_file(head_only)
 
 
 def test_depth_mismatch(narrow, tmp_path, capsys):

@@ -15,7 +15,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import save_checkpoint, weights_to_cpu
 
 import mmcds  # noqa: F401
-from mmcds.converters import CheckpointError
+from mmcds.utils.checkpoint import CheckpointError
 from conftest import randomize_state
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

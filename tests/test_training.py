@@ -87,7 +87,7 @@ model = dict(head=dict(num_classes=10))
 data_preprocessor = dict(num_classes=10)
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False, dataset=dict(
     _delete_=True, type='CustomDataset', data_root='{cifar10_root}', data_prefix='train',
-    indices=8, pipeline=_base_.cds_train_pipeline))
+    indices=8, pipeline=_base_.train_pipeline))
 val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False, dataset=dict(
     _delete_=True, type='CustomDataset', data_root='{cifar10_root}', data_prefix='test',
     indices=8, pipeline=_base_.test_pipeline))

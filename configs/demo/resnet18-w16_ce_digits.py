@@ -8,13 +8,13 @@ model = dict(
     backbone=dict(type='ResNet', depth=18, stem_channels=16, base_channels=16),
     head=dict(topk=(1, )))
 data_preprocessor = dict(mean=[78.0, 78.0, 78.0], std=[96.0, 96.0, 96.0])
-# Digits are not mirror-symmetric: no flips. Resize first so any class-folder set works.
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
+# Digits are not mirror-symmetric: no flips (nor Cutout, which can erase a stroke that
+# tells two digits apart). Resize first so any class-folder set works.
+view1_pipeline = [
     dict(type='Resize', scale=(32, 32)),
     dict(type='RandomCrop', crop_size=32, padding=3),
-    dict(type='PackInputs'),
 ]
+train_pipeline = [dict(type='LoadImageFromFile'), *view1_pipeline, dict(type='PackInputs')]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(32, 32)),

@@ -1,26 +1,17 @@
-# The detector of faster_rcnn_r50_cds.py shrunk for CPU runs, tests and demos: a narrow
-# ResNet-18 (stem and base width 16, i.e. mmpretrain's
-# ResNet(depth=18, stem_channels=16, base_channels=16)), a 32-channel FPN and heads, on
-# coco128 at 320 px (_base_/coco128_detection.py), 12 short epochs.
-#
-# The backbone starts from a CDS classifier checkpoint with that backbone (mmpretrain
-# type='ResNet', 7x7 stem; ResNet_CIFAR's 3x3 stem does not fit and is refused):
+# The detector of faster_rcnn_r50_cds.py shrunk for CPU runs, tests and demos: the narrow
+# ResNet-18 and FPN of _base_/resnet18-w16_fpn.py, 32-channel heads, coco128 at 320 px
+# (_base_/coco128_detection.py), 12 short epochs. Backbone from a CDS checkpoint:
 #   python tools/train.py configs/det/faster_rcnn_r18-w16_fpn_coco128.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=PATH
 # or from scratch with --cfg-options model.backbone.init_cfg=None.
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py', './_base_/coco128_detection.py',
-    './_base_/coco128_12e.py'
+    './_base_/coco128_12e.py', './_base_/resnet18-w16_fpn.py'
 ]
 
 model = dict(
-    backbone=dict(
-        depth=18,
-        stem_channels=16,
-        base_channels=16,
-        # no default: PretrainedCheckHook asks for one at start
-        init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')),
-    neck=dict(in_channels=[16, 32, 64, 128], out_channels=32),
+    backbone=_base_.narrow_backbone,
+    neck=_base_.narrow_fpn,
     rpn_head=dict(in_channels=32, feat_channels=32),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=32),

@@ -1,5 +1,5 @@
-# Deeply-Supervised Nets (_base_/methods/dsn.py) on the narrow CIFAR ResNet-18 of
-# configs/ce/resnet18-w16_1xb64_cifar10-jpg.py, same data, schedule and seed.
+# Deeply-Supervised Nets on the CIFAR-10 JPEGs: the CE config (narrow
+# CIFAR ResNet-18, one view, same schedule and seed) plus _base_/methods/dsn.py.
 _base_ = ['../ce/resnet18-w16_1xb64_cifar10-jpg.py', '../_base_/methods/dsn.py']
 
-model = _base_.dsn_model
+model = _base_.method

@@ -1,12 +1,13 @@
-"""Turn a CDS classifier checkpoint into checkpoints other code can load.
+"""Turn a checkpoint of one of our classifiers into checkpoints other code can load.
 
-A checkpoint that mmengine's runner writes for a ``CDSClassifier`` is a dict
-``{'meta': ..., 'state_dict': ..., 'message_hub': ..., 'optimizer': ..., ...}`` whose
-``state_dict`` holds ``backbone.*``, ``neck.*`` and ``head.*`` (the keys of mmpretrain's
-``ImageClassifier``) plus the projection heads under ``cds_neck.*``. Three outputs:
+A checkpoint that mmengine's runner writes for a ``CDSClassifier``, ``DSNClassifier``,
+``DKSClassifier`` or ``SelfConClassifier`` holds ``backbone.*``, ``neck.*`` and
+``head.*`` (the keys of mmpretrain's ``ImageClassifier``) plus the training-only parts
+(``cds_neck.*``, ``exits.*``, ``exit_heads.*``, ``selfcon_projectors.*``). Three
+outputs:
 
-- ``mmpretrain``: ``{'meta', 'state_dict'}`` without ``cds_neck.*``; loads into
-  mmpretrain's ``ImageClassifier``.
+- ``mmpretrain``: ``{'meta', 'state_dict'}`` with the ``ImageClassifier`` keys only;
+  loads into mmpretrain's ``ImageClassifier``.
 - ``backbone``: ``{'meta', 'state_dict'}`` of the backbone, ``backbone.`` removed; loads
   into mmdet's (and mmpretrain's) ``ResNet``.
 - ``torchvision``: a bare state dict, ``backbone.`` removed and ``head.fc.*`` renamed
@@ -23,206 +24,46 @@ import os
 import os.path as osp
 import re
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Dict, Optional, Tuple, Union
 
 import torch
 
-from mmcds.utils import register_safe_checkpoint_globals
+from mmcds.utils.checkpoint import (RESNET_ARCHS, Checkpoint, CheckpointError,
+                                    ResNetArch,
+                                    backbone_of, check_depth, infer_resnet_arch,
+                                    load_checkpoint_file)
 
+# The state-dict prefixes of mmpretrain's ImageClassifier: what inference uses.
+CLASSIFIER_PREFIXES = ('backbone.', 'neck.', 'head.')
 FORMATS = ('mmpretrain', 'backbone', 'torchvision')
-
-# depth -> (block type, blocks per stage), as in ResNet.arch_settings (mmpretrain, mmdet)
-RESNET_ARCHS = {
-    18: ('BasicBlock', (2, 2, 2, 2)),
-    34: ('BasicBlock', (3, 4, 6, 3)),
-    50: ('Bottleneck', (3, 4, 6, 3)),
-    101: ('Bottleneck', (3, 4, 23, 3)),
-    152: ('Bottleneck', (3, 8, 36, 3)),
-}
-
-# Top-level entries of a runner checkpoint that describe training, not the model.
-_TRAINING_STATE = ('optimizer', 'message_hub', 'param_schedulers', 'ema_state_dict')
-
-Checkpoint = Dict[str, dict]
-
-
-class CheckpointError(ValueError):
-    """A file that is not a checkpoint, or not one that fits the requested output."""
-
-
-@dataclass(frozen=True)
-class ResNetArch:
-    """What a ResNet backbone's state dict says about its architecture.
-
-    Attributes:
-        depth (int | None): 18, 34, 50, 101 or 152; None if the blocks per stage match
-            none of them.
-        block (str): ``'BasicBlock'`` or ``'Bottleneck'``.
-        stage_blocks (tuple[int]): blocks in ``layer1``, ``layer2``, ...
-        stem (str): ``'7x7'`` (ImageNet ResNet: 7x7 stride-2 conv + max-pool),
-            ``'3x3'`` (mmpretrain's ``ResNet_CIFAR``), ``'deep'`` (three 3x3 convs,
-            ``ResNetV1c``/``ResNetV1d``) or ``'none'``.
-        stem_channels (int): output channels of the stem.
-        base_channels (int): width of the first stage's blocks (64 in torchvision).
-    """
-    depth: Optional[int]
-    block: str
-    stage_blocks: Tuple[int, ...]
-    stem: str
-    stem_channels: int
-    base_channels: int
-
-    def __str__(self) -> str:
-        name = f'ResNet-{self.depth}' if self.depth else 'a non-standard ResNet'
-        return (f'{name} ({self.block}, blocks per stage {self.stage_blocks}, '
-                f'{self.stem} stem with {self.stem_channels} channels, '
-                f'base_channels {self.base_channels})')
-
-
-def load_cds_checkpoint(path: str, require_backbone: bool = True) -> Checkpoint:
-    """Read a checkpoint file into ``{'meta': dict, 'state_dict': OrderedDict}``.
-
-    Accepts what mmengine's runner writes (``meta`` + ``state_dict`` + training state)
-    and bare state dicts. Loading uses ``torch.load(weights_only=True)``, with the types
-    of mmengine checkpoints allow-listed, so a file that would run code is refused.
-    A ``module.`` prefix (from a DDP-wrapped model) is stripped.
-
-    Args:
-        path (str): checkpoint file.
-        require_backbone (bool): raise if no ``backbone.*`` key is present.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        CheckpointError: not a PyTorch checkpoint, no state dict in it, or no backbone.
-    """
-    path = os.fspath(path)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint file not found: {path}')
-    register_safe_checkpoint_globals()
-    try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # torch raises several types for a non-checkpoint
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ''
-        raise CheckpointError(
-            f'{path} is not a PyTorch checkpoint that can be loaded safely: torch.load '
-            f'failed with {type(error).__name__}: {reason}') from error
-    if not isinstance(obj, dict):
-        raise CheckpointError(f'{path} holds a {type(obj).__name__}, not a checkpoint '
-                              "dict with a 'state_dict'")
-    if 'state_dict' in obj:
-        state_dict, meta = obj['state_dict'], obj.get('meta') or {}
-    else:
-        state_dict, meta = obj, {}
-    if not isinstance(state_dict, dict) or not state_dict or not all(
-            isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise CheckpointError(
-            f"{path} is not a model checkpoint: it has no 'state_dict' of tensors "
-            f'(top-level entries: {_names(obj)})')
-    state_dict = OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state_dict.items())
-    checkpoint = dict(meta=dict(meta), state_dict=state_dict)
-    if require_backbone:
-        backbone_of(checkpoint, path)
-    return checkpoint
-
-
-def backbone_of(checkpoint: Checkpoint, source: str = 'checkpoint',
-                prefix: str = 'backbone.') -> 'OrderedDict[str, torch.Tensor]':
-    """The ``prefix``-ed tensors of ``checkpoint['state_dict']``, prefix removed.
-
-    Raises:
-        CheckpointError: nothing starts with ``prefix``; the message lists what the
-            file holds and recognises a backbone-only or torchvision file.
-    """
-    state_dict = checkpoint['state_dict']
-    backbone = OrderedDict(
-        (k[len(prefix):], v) for k, v in state_dict.items() if k.startswith(prefix))
-    if backbone:
-        return backbone
-    hint = ''
-    if 'conv1.weight' in state_dict or any(k.startswith('layer1.') for k in state_dict):
-        hint = (' Its keys look like a bare ResNet (conv1.*, layer1.*): a backbone-only '
-                'or torchvision checkpoint, which needs no conversion.')
-    raise CheckpointError(
-        f"{source} has no backbone weights: no key starts with '{prefix}' (its "
-        f'top-level names are {_names(state_dict)}).{hint} Expected a checkpoint of a '
-        'CDSClassifier / ImageClassifier, as tools/train.py writes for configs/cds/.')
-
-
-def infer_resnet_arch(backbone: Dict[str, torch.Tensor],
-                      source: str = 'checkpoint') -> ResNetArch:
-    """Read depth, block type, stem and widths off a ResNet state dict (no prefix).
-
-    Raises:
-        CheckpointError: no ``layer1.0.*`` keys, i.e. not a ResNet.
-    """
-    stage_blocks: Dict[int, int] = {}
-    for key in backbone:
-        match = re.match(r'layer(\d+)\.(\d+)\.', key)
-        if match:
-            stage, block = int(match.group(1)), int(match.group(2))
-            stage_blocks[stage] = max(stage_blocks.get(stage, 0), block + 1)
-    if 1 not in stage_blocks or 'layer1.0.conv1.weight' not in backbone:
-        raise CheckpointError(
-            f'{source}: the backbone is not a ResNet (no layer1.0.conv1.weight; its '
-            f'top-level names are {_names(backbone)})')
-    stages = tuple(stage_blocks[s] for s in sorted(stage_blocks))
-    block = 'Bottleneck' if any(
-        re.match(r'layer\d+\.\d+\.conv3\.', k) for k in backbone) else 'BasicBlock'
-    depth = next((d for d, arch in RESNET_ARCHS.items() if arch == (block, stages)),
-                 None)
-    if 'conv1.weight' in backbone:
-        kernel = backbone['conv1.weight'].shape[-1]
-        stem = {7: '7x7', 3: '3x3'}.get(kernel, f'{kernel}x{kernel}')
-        stem_channels = backbone['conv1.weight'].shape[0]
-    elif any(k.startswith('stem.') for k in backbone):
-        stem = 'deep'
-        stem_convs = [v for k, v in backbone.items()
-                      if k.startswith('stem.') and v.dim() == 4]
-        stem_channels = stem_convs[-1].shape[0]
-    else:
-        stem, stem_channels = 'none', 0
-    return ResNetArch(depth=depth, block=block, stage_blocks=stages, stem=stem,
-                      stem_channels=int(stem_channels),
-                      base_channels=int(backbone['layer1.0.conv1.weight'].shape[0]))
-
-
-def check_depth(arch: ResNetArch, depth: Optional[int], source: str) -> None:
-    """Raise CheckpointError if ``depth`` is given and ``arch`` is not that ResNet."""
-    if depth is None:
-        return
-    if depth not in RESNET_ARCHS:
-        raise CheckpointError(f'depth must be one of {sorted(RESNET_ARCHS)}, got {depth}')
-    if arch.depth != depth:
-        raise CheckpointError(
-            f'{source} holds {arch}, which does not match the requested depth '
-            f'{depth} ({RESNET_ARCHS[depth][0]}, blocks per stage '
-            f'{RESNET_ARCHS[depth][1]})')
 
 
 def to_classifier(checkpoint: Union[str, Checkpoint],
-                  depth: Optional[int] = None) -> Checkpoint:
-    """A plain mmpretrain ``ImageClassifier`` checkpoint: the ``cds_neck.*`` projection
-    heads and the training state are dropped, ``backbone/neck/head`` kept as they are.
+                  depth: Optional[int] = None,
+                  source: Optional[str] = None) -> Checkpoint:
+    """Convert to a plain mmpretrain ``ImageClassifier`` checkpoint.
+
+    A plain mmpretrain ``ImageClassifier`` checkpoint: only the ``backbone.``,
+    ``neck.`` and ``head.`` tensors are kept (projection heads, exits and the training
+    state are dropped).
 
     ``meta`` is kept (epoch, ``dataset_meta``, ...) except ``cfg``, which describes the
     CDS training run rather than a model this checkpoint builds;
     ``meta['converted_from']`` records the source.
     """
-    checkpoint, source = _as_checkpoint(checkpoint)
+    checkpoint, source = _as_checkpoint(checkpoint, source)
     backbone = backbone_of(checkpoint, source)
     if depth is not None:
         check_depth(infer_resnet_arch(backbone, source), depth, source)
     state_dict = OrderedDict((k, v) for k, v in checkpoint['state_dict'].items()
-                             if not k.startswith('cds_neck.'))
+                             if k.startswith(CLASSIFIER_PREFIXES))
     return dict(meta=_converted_meta(checkpoint, source, 'mmpretrain'),
                 state_dict=state_dict)
 
 
 def to_backbone(checkpoint: Union[str, Checkpoint],
-                depth: Optional[int] = None) -> Checkpoint:
+                depth: Optional[int] = None,
+                source: Optional[str] = None) -> Checkpoint:
     """A backbone-only checkpoint: the ``backbone.*`` tensors without the prefix.
 
     It loads into mmdet's ``ResNet`` (and mmpretrain's) with no missing keys, e.g. with
@@ -232,7 +73,7 @@ def to_backbone(checkpoint: Union[str, Checkpoint],
         CheckpointError: the backbone is not a ResNet with mmdet ResNet's 7x7 stem
             (e.g. ``ResNet_CIFAR`` or a deep stem), or not of ``depth``.
     """
-    checkpoint, source = _as_checkpoint(checkpoint)
+    checkpoint, source = _as_checkpoint(checkpoint, source)
     backbone = backbone_of(checkpoint, source)
     _check_imagenet_resnet(infer_resnet_arch(backbone, source), depth, source,
                            "mmdet's ResNet")
@@ -240,7 +81,8 @@ def to_backbone(checkpoint: Union[str, Checkpoint],
 
 
 def to_torchvision(checkpoint: Union[str, Checkpoint],
-                   depth: Optional[int] = None) -> 'OrderedDict[str, torch.Tensor]':
+                   depth: Optional[int] = None,
+                   source: Optional[str] = None) -> 'OrderedDict[str, torch.Tensor]':
     """A bare state dict with torchvision's ``resnetN`` key names.
 
     ``backbone.`` is dropped and a ``LinearClsHead``'s ``head.fc.*`` becomes ``fc.*``
@@ -252,7 +94,7 @@ def to_torchvision(checkpoint: Union[str, Checkpoint],
         CheckpointError: not a 64-wide ImageNet ResNet of a torchvision depth with a
             7x7 stem, trained with ``style='caffe'``, or not of ``depth``.
     """
-    checkpoint, source = _as_checkpoint(checkpoint)
+    checkpoint, source = _as_checkpoint(checkpoint, source)
     backbone = backbone_of(checkpoint, source)
     arch = infer_resnet_arch(backbone, source)
     _check_imagenet_resnet(arch, depth, source, "torchvision's resnet")
@@ -279,19 +121,21 @@ def to_torchvision(checkpoint: Union[str, Checkpoint],
 
 def convert_checkpoint(src: str, dst: str, fmt: str = 'backbone',
                        depth: Optional[int] = None) -> str:
-    """Convert the checkpoint file ``src`` to ``fmt`` (one of :data:`FORMATS`) and
+    """Convert a checkpoint file to another format and save it.
+
+    Convert the checkpoint file ``src`` to ``fmt`` (one of :data:`FORMATS`) and
     save it as ``dst``; returns a one-line summary."""
     if fmt not in FORMATS:
         raise ValueError(f'format must be one of {FORMATS}, got {fmt!r}')
     if osp.abspath(src) == osp.abspath(dst):
         raise ValueError(f'refusing to overwrite the source checkpoint {src}')
-    checkpoint = load_cds_checkpoint(src)
+    checkpoint = load_checkpoint_file(src)
     backbone = backbone_of(checkpoint, src)
     arch = infer_resnet_arch(backbone, src) if 'layer1.0.conv1.weight' in backbone \
         else None
     converter = dict(mmpretrain=to_classifier, backbone=to_backbone,
                      torchvision=to_torchvision)[fmt]
-    output = converter(_Loaded(checkpoint, src), depth=depth)
+    output = converter(checkpoint, depth=depth, source=src)
     state_dict = output.get('state_dict', output)
     dropped = len(checkpoint['state_dict']) - len(state_dict)
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
@@ -300,21 +144,14 @@ def convert_checkpoint(src: str, dst: str, fmt: str = 'backbone',
             f'{len(state_dict)} tensors ({dropped} dropped)')
 
 
-class _Loaded(dict):
-    """A checkpoint already read by :func:`load_cds_checkpoint`, with its file name."""
-
-    def __init__(self, checkpoint: Checkpoint, source: str):
-        super().__init__(checkpoint)
-        self.source = source
-
-
-def _as_checkpoint(checkpoint: Union[str, Checkpoint]) -> Tuple[Checkpoint, str]:
+def _as_checkpoint(checkpoint: Union[str, Checkpoint],
+                   source: Optional[str] = None) -> Tuple[Checkpoint, str]:
+    """``(checkpoint dict, name for messages)`` from a path or a loaded checkpoint."""
     if isinstance(checkpoint, (str, os.PathLike)):
-        return load_cds_checkpoint(checkpoint), os.fspath(checkpoint)
+        return load_checkpoint_file(checkpoint), source or os.fspath(checkpoint)
     if isinstance(checkpoint, dict) and 'state_dict' in checkpoint:
-        source = getattr(checkpoint, 'source', 'checkpoint')
         return dict(meta=dict(checkpoint.get('meta') or {}),
-                    state_dict=checkpoint['state_dict']), source
+                    state_dict=checkpoint['state_dict']), source or 'checkpoint'
     raise TypeError('expected a checkpoint path or a dict with a state_dict, got '
                     f'{type(checkpoint).__name__}')
 
@@ -364,6 +201,3 @@ def _converted_meta(checkpoint: Checkpoint, source: str, fmt: str) -> dict:
     return meta
 
 
-def _names(mapping, limit: int = 10) -> list:
-    names = sorted({str(k).split('.')[0] for k in mapping})
-    return names[:limit] + (['...'] if len(names) > limit else [])

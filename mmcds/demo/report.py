@@ -1,8 +1,6 @@
 """The demo's results table (markdown) and plots (PNG)."""
 import json
 import os.path as osp
-import platform
-import time
 from typing import Dict, List
 
 import matplotlib
@@ -11,8 +9,12 @@ matplotlib.use('Agg')  # no display on the machines this runs on
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mmcds.experiments.report import (machine_description,  # noqa: E402
+                                      markdown_table, utc_now)
+
 
 def results_table(results: Dict) -> str:
+    """The demo's markdown table: accuracy, calibration, detection mAP, timings."""
     ce, cds = results['classifiers']['CE'], results['classifiers']['CDS']
     det, timings = results['detection'], results['timings']
     rows = [
@@ -25,9 +27,7 @@ def results_table(results: Dict) -> str:
         ('Faster R-CNN from the CDS backbone, COCO bbox mAP@0.5 (%)', f"{det['mAP_50']:.1f}"),
     ]
     rows += [(f'time: {step} (s)', f'{seconds:.0f}') for step, seconds in timings.items()]
-    lines = ['| result | value |', '| --- | --- |']
-    lines += [f'| {name} | {value} |' for name, value in rows]
-    return '\n'.join(lines)
+    return markdown_table(['result', 'value'], rows, align='ll')
 
 
 def _smooth(values: List[float], window: int = 10) -> np.ndarray:
@@ -38,6 +38,7 @@ def _smooth(values: List[float], window: int = 10) -> np.ndarray:
 
 
 def plot_training_curves(results: Dict, path: str) -> None:
+    """The CE and CDS loss curves and the detector's loss, as a PNG."""
     ce, cds = results['classifiers']['CE'], results['classifiers']['CDS']
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     axes[0].plot(_smooth(ce['history']['loss']), label='CE model')
@@ -58,6 +59,7 @@ def plot_training_curves(results: Dict, path: str) -> None:
 
 
 def plot_per_class_accuracy(results: Dict, path: str) -> None:
+    """Per-class test accuracy of the CE and CDS classifiers, as a PNG."""
     ce, cds = results['classifiers']['CE'], results['classifiers']['CDS']
     positions = np.arange(len(ce['classes']))
     fig, ax = plt.subplots(figsize=(max(6, len(positions) * 0.6), 4))
@@ -77,8 +79,7 @@ def write_report(results: Dict, work_dir: str) -> str:
     """Write results.md, results.json and the plots; print and return the table."""
     table = results_table(results)
     settings = results['settings']
-    header = (f"mmcds demo, {time.strftime('%Y-%m-%d %H:%M')}, {platform.node()} "
-              f"({platform.machine()}, {platform.processor() or 'cpu'})\n\n"
+    header = (f"mmcds demo, {utc_now()} UTC, {machine_description()}\n\n"
               f"classification data: {settings['cls_data']} "
               f"({settings['cls_epochs']} epochs); detection data: {settings['det_data']} "
               f"({settings['det_epochs']} epochs, scale {settings['det_scale']}); "

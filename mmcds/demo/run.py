@@ -4,7 +4,6 @@ Called by ``tools/demo.py`` (``make demo``). Every step runs through mmengine's 
 on configs in ``configs/demo/`` and data read by mmpretrain's ``CustomDataset`` and
 mmdet's ``CocoDataset``, as a user's own training would.
 """
-import json
 import os
 import os.path as osp
 import time
@@ -13,7 +12,9 @@ from typing import Dict, Optional
 import numpy as np
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.runner import Runner
+
+from mmcds.experiments import (class_counts, measured_run, set_epochs,
+                               use_class_folders, use_coco)
 
 from .digits_data import write_digits_classification, write_digits_detection
 
@@ -24,33 +25,14 @@ DET_CONFIG = osp.join(REPO_ROOT, 'configs/demo/faster_rcnn_r18-w16_fpn_digits.py
 
 
 def log(message: str) -> None:
+    """Log a demo step through mmengine's current logger."""
     print_log(f'[demo] {message}', logger='current')
 
 
-def class_folders(root: str, split: str):
-    folder = osp.join(root, split)
-    if not osp.isdir(folder):
-        raise FileNotFoundError(
-            f'classification data: {folder} not found; --cls-data needs a folder with '
-            'train/<class>/*.jpg|png and test/<class>/*.jpg|png')
-    return sorted(d for d in os.listdir(folder) if osp.isdir(osp.join(folder, d)))
-
-
-def coco_categories(root: str):
-    for split in ('train2017', 'val2017'):
-        for path in (osp.join(root, 'annotations', f'instances_{split}.json'),
-                     osp.join(root, split)):
-            if not osp.exists(path):
-                raise FileNotFoundError(
-                    f'detection data: {path} not found; --det-data needs train2017/, '
-                    'val2017/ and annotations/instances_{train,val}2017.json')
-    with open(osp.join(root, 'annotations', 'instances_train2017.json')) as f:
-        categories = sorted(json.load(f)['categories'], key=lambda c: c['id'])
-    return tuple(c['name'] for c in categories)
-
-
 def prepare_digits(data_dir: str, quick: bool, seed: int):
-    """Write the embedded digits data sets once per seed (a marker file says they are
+    """Write the demo's digits data sets once per seed.
+
+    Write the embedded digits data sets once per seed (a marker file says they are
     done): the seed draws the train/test split and the canvases."""
     cls_root = osp.join(data_dir, f'digits_seed{seed}')
     det_root = osp.join(data_dir, f'digits_coco_seed{seed}' + ('_quick' if quick else ''))
@@ -66,87 +48,57 @@ def prepare_digits(data_dir: str, quick: bool, seed: int):
     return cls_root, det_root
 
 
-def scalar_history(runner: Runner, key: str) -> list:
-    if f'train/{key}' not in runner.message_hub.log_scalars:
-        return []
-    return runner.message_hub.get_scalar(f'train/{key}').data[0].tolist()
-
-
 def train_classifier(config: str, work_dir: str, data_root: str, epochs: int,
                      seed: int, train_subset: Optional[int] = None) -> Dict:
-    classes = class_folders(data_root, 'train')
-    class_folders(data_root, 'test')
+    """Train and test one demo classifier.
+
+    Train and test one demo classifier on the class folders under ``data_root``;
+    returns top-1, ECE, per-class accuracy, the loss history and the checkpoint."""
     cfg = Config.fromfile(config)
-    cfg.merge_from_dict({
-        'work_dir': work_dir,
-        'randomness.seed': seed,
-        'model.head.num_classes': len(classes),
-        'data_preprocessor.num_classes': len(classes),
-        'train_dataloader.dataset.data_root': data_root,
-        'val_dataloader.dataset.data_root': data_root,
-        'test_dataloader.dataset.data_root': data_root,
-        'train_cfg.max_epochs': epochs,
-        'train_cfg.val_interval': epochs,
-        'param_scheduler.T_max': epochs,
-        'default_hooks.checkpoint.interval': epochs,
-    })
+    cfg.work_dir = work_dir
+    cfg.randomness.seed = seed
+    num_classes = use_class_folders(cfg, data_root)
     if train_subset:
         cfg.train_dataloader.dataset.indices = train_subset
+    set_epochs(cfg, epochs)
     cfg.test_evaluator = [dict(type='Accuracy', topk=(1, )),
                           dict(type='ExpectedCalibrationError', num_bins=15),
-                          dict(type='ConfusionMatrix', num_classes=len(classes))]
-    runner = Runner.from_cfg(cfg)
-    start = time.time()
-    runner.train()
-    train_seconds = time.time() - start
-    metrics = runner.test()
-    confusion = np.asarray(metrics['confusion_matrix/result'], dtype=np.float64)
+                          dict(type='ConfusionMatrix', num_classes=num_classes)]
+    run = measured_run(cfg, history_keys=['loss'] +
+                       [f'loss_cds_stage{k}' for k in range(1, 5)])
+    confusion = np.asarray(run['metrics']['confusion_matrix/result'], dtype=np.float64)
     return dict(
-        top1=float(metrics['accuracy/top1']),
-        ece=float(metrics['calibration/ECE']),
+        top1=run['metrics']['accuracy/top1'],
+        ece=run['metrics']['calibration/ECE'],
         per_class=(np.diag(confusion) / confusion.sum(1).clip(min=1) * 100).tolist(),
-        classes=list(classes),
-        train_seconds=train_seconds,
+        classes=list(class_counts(data_root, 'train')),
+        train_seconds=run['train_seconds'],
         checkpoint=osp.join(work_dir, f'epoch_{epochs}.pth'),
-        history={key: scalar_history(runner, key) for key in
-                 ['loss'] + [f'loss_cds_stage{k}' for k in range(1, 5)]},
+        history=run['history'],
     )
 
 
 def train_detector(work_dir: str, data_root: str, backbone_checkpoint: str,
                    epochs: int, seed: int, image_scale: int) -> Dict:
-    classes = coco_categories(data_root)
+    """Fine-tune and test the demo detector.
+
+    Fine-tune and test the demo detector from ``backbone_checkpoint`` on the COCO
+    data under ``data_root``; returns bbox mAP, mAP@0.5 and the loss history."""
     cfg = Config.fromfile(DET_CONFIG)
-    cfg.merge_from_dict({
-        'work_dir': work_dir,
-        'randomness.seed': seed,
-        'model.backbone.init_cfg.checkpoint': backbone_checkpoint,
-        'model.roi_head.bbox_head.num_classes': len(classes),
-        'train_cfg.max_epochs': epochs,
-        'train_cfg.val_interval': epochs,
-        'default_hooks.checkpoint.interval': epochs,
-    })
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = data_root + '/'
-        cfg[loader].dataset.metainfo = dict(classes=classes)
-        for transform in cfg[loader].dataset.pipeline:
-            if transform['type'] == 'Resize':
-                transform['scale'] = (image_scale, image_scale)
-    for evaluator in ('val_evaluator', 'test_evaluator'):
-        cfg[evaluator].ann_file = osp.join(data_root, 'annotations/instances_val2017.json')
-    runner = Runner.from_cfg(cfg)
-    start = time.time()
-    runner.train()
-    train_seconds = time.time() - start
-    metrics = runner.test()
-    if 'coco/bbox_mAP' not in metrics:
+    cfg.work_dir = work_dir
+    cfg.randomness.seed = seed
+    cfg.model.backbone.init_cfg.checkpoint = backbone_checkpoint
+    use_coco(cfg, data_root, image_scale)
+    set_epochs(cfg, epochs)
+    run = measured_run(cfg)
+    if 'coco/bbox_mAP' not in run['metrics']:
         # mmdet's CocoMetric returns nothing when no box scored above score_thr
         log('the detector found no box above its score threshold: mAP 0')
     return dict(
-        mAP=float(metrics.get('coco/bbox_mAP', 0.0)) * 100,
-        mAP_50=float(metrics.get('coco/bbox_mAP_50', 0.0)) * 100,
-        train_seconds=train_seconds,
-        history={'loss': scalar_history(runner, 'loss')},
+        mAP=run['metrics'].get('coco/bbox_mAP', 0.0) * 100,
+        mAP_50=run['metrics'].get('coco/bbox_mAP_50', 0.0) * 100,
+        train_seconds=run['train_seconds'],
+        history=run['history'],
     )
 
 

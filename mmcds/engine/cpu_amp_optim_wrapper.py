@@ -20,11 +20,13 @@ class CPUAmpOptimWrapper(OptimWrapper):
     def __init__(self, *args, dtype: str = 'bfloat16', **kwargs):
         super().__init__(*args, **kwargs)
         if dtype != 'bfloat16':
-            raise ValueError(f'CPUAmpOptimWrapper supports dtype="bfloat16" only, got {dtype!r}')
+            raise ValueError('CPUAmpOptimWrapper.dtype: only "bfloat16" runs on the '
+                             f'CPU, got {dtype!r}')
         self.cast_dtype = torch.bfloat16
 
     @contextmanager
     def optim_context(self, model: nn.Module):
+        """The parent context inside bfloat16 CPU autocast."""
         with super().optim_context(model), \
                 torch.autocast(device_type='cpu', dtype=self.cast_dtype):
             yield

@@ -7,9 +7,8 @@ From Python::
 
 From the predictions ``tools/test.py CONFIG CKPT --out preds.pkl`` dumps::
 
-    python -m mmcds.evaluation.reliability preds.pkl --out reliability.png
+    python tools/analysis_tools/reliability_diagram.py preds.pkl --out reliability.png
 """
-import argparse
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -23,7 +22,9 @@ def plot_reliability_diagram(confidences: ArrayLike,
                              num_bins: int = 15,
                              title: Optional[str] = None,
                              ax=None) -> dict:
-    """Draw accuracy against confidence per equal-width bin, with the gap to the
+    """Draw a reliability diagram and return the calibration statistics.
+
+    Draw accuracy against confidence per equal-width bin, with the gap to the
     diagonal (perfect calibration) shaded and the ECE in the legend.
 
     Args:
@@ -76,35 +77,24 @@ def plot_reliability_diagram(confidences: ArrayLike,
 
 def confidences_from_predictions(predictions: Sequence[dict]) -> Tuple[np.ndarray,
                                                                         np.ndarray]:
-    """(confidence, correct) arrays from dumped data samples with ``pred_score``
+    """(confidence, correct) arrays from dumped predictions.
+
+    (confidence, correct) arrays from dumped data samples with ``pred_score``
     and ``gt_label`` (the format of ``tools/test.py --out``)."""
     confidences, correct = [], []
     for index, sample in enumerate(predictions):
         if 'pred_score' not in sample or 'gt_label' not in sample:
             raise ValueError(f'prediction {index} lacks pred_score or gt_label')
-        score = np.asarray(sample['pred_score'], dtype=np.float64).reshape(-1)
+        score = _as_float64(sample['pred_score']).reshape(-1)
         label = int(np.asarray(sample['gt_label']).reshape(-1)[0])
         confidences.append(score.max())
         correct.append(int(score.argmax()) == label)
     return np.asarray(confidences), np.asarray(correct)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Reliability diagram from tools/test.py --out predictions')
-    parser.add_argument('predictions', help='pickle written by tools/test.py --out')
-    parser.add_argument('--out', default='reliability.png', help='PNG to write')
-    parser.add_argument('--num-bins', type=int, default=15)
-    parser.add_argument('--title', default=None)
-    args = parser.parse_args(argv)
-
-    import mmengine
-    confidences, correct = confidences_from_predictions(mmengine.load(args.predictions))
-    stats = plot_reliability_diagram(confidences, correct, args.out, args.num_bins,
-                                     args.title)
-    print(f'ECE {100 * stats["ece"]:.2f}% over {len(confidences)} predictions '
-          f'({args.num_bins} bins) -> {args.out}')
-
-
-if __name__ == '__main__':
-    main()
+def _as_float64(scores) -> np.ndarray:
+    """Scores as a float64 array; torch tensors of any dtype (``--amp`` dumps
+    bfloat16, which numpy cannot read) are converted by torch first."""
+    if hasattr(scores, 'detach'):
+        scores = scores.detach().float().cpu().numpy()
+    return np.asarray(scores, dtype=np.float64)

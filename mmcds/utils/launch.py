@@ -1,4 +1,6 @@
-"""Helpers shared by tools/train.py and tools/test.py (the parts mmpretrain's and
+"""Helpers shared by tools/train.py and tools/test.py.
+
+Helpers shared by tools/train.py and tools/test.py (the parts mmpretrain's and
 mmdet's tools do inline)."""
 import os
 import os.path as osp
@@ -19,12 +21,15 @@ def default_work_dir(cfg: Config, config_path: str, work_dir=None) -> str:
 
 
 def config_scope(cfg: Config) -> str:
+    """The config's default scope; mmpretrain when it sets none."""
     return cfg.get('default_scope', None) or 'mmpretrain'
 
 
 def apply_dataloader_defaults(cfg: Config, fields, defaults: dict,
                               overrides: dict) -> None:
-    """Fill mmpretrain's dataloader defaults (e.g. ``default_collate``) under what the
+    """Fill mmpretrain's dataloader defaults under the config's values.
+
+    Fill mmpretrain's dataloader defaults (e.g. ``default_collate``) under what the
     config sets, then force ``overrides`` (from ``--no-pin-memory`` and the like)."""
     for field in fields:
         if cfg.get(field, None) is None:

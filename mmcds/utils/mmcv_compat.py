@@ -51,5 +51,6 @@ def adjust_hue(img: np.ndarray, hue_factor: float, backend=None) -> np.ndarray:
 
 
 def patch_mmcv_for_numpy2() -> None:
+    """Swap in an mmcv ``adjust_hue`` that works under numpy 2."""
     for namespace in (mmcv, mmcv.image, photometric):
         namespace.adjust_hue = adjust_hue

@@ -1,5 +1,7 @@
-# Convert a CDS classifier checkpoint (what tools/train.py writes for configs/cds/) to
-#   mmpretrain:  a plain ImageClassifier checkpoint (projection heads cds_neck.* gone)
+# Convert a classifier checkpoint of ours (what tools/train.py writes for configs/cds/,
+# dsn/, dks/, dhm/, selfcon/) to
+#   mmpretrain:  a plain ImageClassifier checkpoint (backbone/neck/head only: projection
+#                heads and exits gone)
 #   backbone:    the backbone alone, 'backbone.' removed (for mmdet's/mmpretrain's ResNet)
 #   torchvision: a bare state dict in torchvision.models.resnetN names (head.fc -> fc)
 #
@@ -15,8 +17,8 @@
 import argparse
 import sys
 
-from mmcds.converters import (FORMATS, RESNET_ARCHS, CheckpointError,
-                              convert_checkpoint)
+from mmcds.converters import FORMATS, convert_checkpoint
+from mmcds.utils.checkpoint import RESNET_ARCHS, CheckpointError
 
 
 def parse_args(argv=None):

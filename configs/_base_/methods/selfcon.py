@@ -1,15 +1,14 @@
-# SelfCon (Bae et al., AAAI 2023) jointly with cross-entropy, as a delta on any ResNet
-# classifier: single view; one exit after layer2 (selfcon_pos=[False, True, False], the
-# authors' ResNet default) made of fresh copies of layer3 and layer4 (their
+# SelfCon (Bae et al., AAAI 2023) jointly with cross-entropy, as a delta on a classifier
+# with a staged backbone: one view; one exit after layer2 (the authors' ResNet default
+# selfcon_pos=[False, True, False]) made of fresh copies of layer3 and layer4 (their
 # selfcon_size='same'); SupCon over [z_exit, z_backbone] with temperature 0.1 (their
 # SelfCon scripts), weight 0.8, and an exit classifier with weight 1.0 (their one-stage
-# method 'selfcon'). Inference: the backbone's head (ensemble_exits=True averages the
-# softmax of the main head and the exit classifier). Configs apply it with
-# `model = _base_.selfcon_model`.
-selfcon_model = dict(
+# method 'selfcon'). Inference: the main head (ensemble_exits=True averages the softmax
+# of the main head and the exit classifier). Apply it with `model = _base_.method`.
+method = dict(
     type='SelfConClassifier',
     backbone=dict(out_indices=(0, 1, 2, 3)),
-    selfcon_pos=[False, True, False],
+    exit_stages=(1, ),
     exit_type='resnet',
     feat_dim=128,
     selfcon_loss=dict(type='ContrastiveDSLoss', temperature=0.1, loss_weight=0.8,

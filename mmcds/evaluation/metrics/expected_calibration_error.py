@@ -98,32 +98,42 @@ class ExpectedCalibrationError(BaseMetric):
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if int(num_bins) != num_bins or num_bins < 1:
-            raise ValueError('ExpectedCalibrationError.num_bins must be a positive '
+            raise ValueError('ExpectedCalibrationError.num_bins: must be a positive '
                              f'integer, got {num_bins}')
         self.num_bins = int(num_bins)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Keep each sample's top-1 confidence and whether it is correct (two
+        """Keep each sample's top-1 confidence and whether it is correct.
+
+        Keep each sample's top-1 confidence and whether it is correct (two
         numbers, not the score vector, so 1000-class test sets stay small)."""
         for data_sample in data_samples:
             if 'pred_score' not in data_sample:
                 raise ValueError(
-                    'ExpectedCalibrationError needs pred_score (class probabilities) '
-                    'in every data sample; the model only gave pred_label')
+                    'ExpectedCalibrationError: a data sample has no pred_score (class '
+                    'probabilities); the model only gave pred_label')
             if 'gt_label' not in data_sample:
-                raise ValueError('ExpectedCalibrationError needs gt_label in every '
-                                 'data sample; the evaluated data set has no labels')
+                raise ValueError('ExpectedCalibrationError: a data sample has no '
+                                 'gt_label; evaluate on a labelled data set')
             score = data_sample['pred_score'].detach().float().cpu().reshape(-1)
             gt_label = data_sample['gt_label'].reshape(-1)
             if gt_label.numel() != 1:
-                raise ValueError('ExpectedCalibrationError is for single-label data; '
-                                 f'a gt_label has {gt_label.numel()} entries')
+                raise ValueError('ExpectedCalibrationError: a gt_label has '
+                                 f'{gt_label.numel()} entries; the metric is for '
+                                 'single-label data')
             confidence, prediction = score.max(dim=0)
             self.results.append(
                 dict(confidence=float(confidence),
                      correct=bool(int(prediction) == int(gt_label))))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        stats = calibration_bins([r['confidence'] for r in results],
-                                 [r['correct'] for r in results], self.num_bins)
+        """ECE and MCE in % over every kept sample.
+
+        ECE and MCE in % over every kept sample; the samples' confidences and
+        correctness stay readable as ``last_confidences`` / ``last_correct`` (for a
+        reliability diagram of the same evaluation)."""
+        self.last_confidences = [r['confidence'] for r in results]
+        self.last_correct = [r['correct'] for r in results]
+        stats = calibration_bins(self.last_confidences, self.last_correct,
+                                 self.num_bins)
         return dict(ECE=100. * stats['ece'], MCE=100. * stats['mce'])

@@ -1,3 +1,4 @@
+"""Deeply-supervised Knowledge Synergy (Sun et al., CVPR 2019)."""
 from itertools import permutations
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -13,10 +14,9 @@ KL_PAIRS = ('all', 'main')
 
 @MODELS.register_module()
 class DKSClassifier(DSNClassifier):
-    r"""Deeply-supervised Knowledge Synergy (Sun et al., CVPR 2019): DSN plus
-    knowledge matching between the classifiers at all exits.
+    r"""DSN plus knowledge matching between the classifiers at all exits.
 
-    With :math:`E` classifiers (the auxiliary ones of :class:`DSNClassifier` and the
+    With :math:`E` classifiers (the exit classifiers of :class:`DSNClassifier` and the
     main head), logits :math:`z_i` and softened predictions
     :math:`p_i = \mathrm{softmax}(z_i / T)`, training adds to DSN's losses
 
@@ -35,7 +35,7 @@ class DKSClassifier(DSNClassifier):
     independent of :math:`T` (Hinton et al., 2015). Averaging over pairs keeps ``w``
     meaningful whatever the number of exits.
 
-    Loss keys: ``loss``, ``loss_dsn_stage{k}`` (see :class:`DSNClassifier`) and
+    Loss keys: ``loss``, ``loss_exit_stage{k}`` (see :class:`DSNClassifier`) and
     ``loss_dks_kl``. Inference is the main head's, as in DSN.
 
     Args:
@@ -53,31 +53,33 @@ class DKSClassifier(DSNClassifier):
                  kl_loss_weight: float = 1.0,
                  kl_pairs: str = 'all',
                  detach_target: bool = True,
-                 aux_stages: Optional[Sequence[int]] = None,
-                 aux_exit: str = 'sepconv',
-                 aux_loss_weight: Union[float, Sequence[float]] = 0.3,
+                 exit_stages: Optional[Sequence[int]] = None,
+                 exit_type: str = 'sepconv',
+                 exit_loss_weight: Union[float, Sequence[float]] = 0.3,
                  **kwargs):
         if kl_temperature <= 0:
-            raise ValueError(f'DKSClassifier.kl_temperature must be positive, got '
+            raise ValueError(f'DKSClassifier.kl_temperature: must be > 0, got '
                              f'{kl_temperature}')
         if kl_pairs not in KL_PAIRS:
-            raise ValueError(f'DKSClassifier.kl_pairs must be one of {KL_PAIRS}, got '
-                             f'{kl_pairs!r}')
-        super().__init__(backbone=backbone, aux_stages=aux_stages, aux_exit=aux_exit,
-                         aux_loss_weight=aux_loss_weight, **kwargs)
+            raise ValueError(f'DKSClassifier.kl_pairs: must be one of {KL_PAIRS}, '
+                             f'got {kl_pairs!r}')
+        super().__init__(backbone=backbone, exit_stages=exit_stages,
+                         exit_type=exit_type, exit_loss_weight=exit_loss_weight,
+                         **kwargs)
         self.kl_temperature = float(kl_temperature)
         self.kl_loss_weight = float(kl_loss_weight)
         self.kl_pairs = kl_pairs
         self.detach_target = detach_target
 
-    def _extra_losses(self, losses: dict, main_logits: torch.Tensor,
-                      aux_logits: Dict[str, torch.Tensor],
-                      data_samples: List[DataSample]) -> None:
-        losses['loss_dks_kl'] = self.knowledge_matching_loss(
-            list(aux_logits.values()) + [main_logits])
+    def extra_losses(self, neck_out, exit_feats: Dict[str, torch.Tensor],
+                     data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """``{'loss_dks_kl': ...}`` over the exit classifiers and the main head."""
+        logits = list(self.exit_logits(exit_feats).values()) + [self.head(neck_out)]
+        return {'loss_dks_kl': self.knowledge_matching_loss(logits)}
 
     def knowledge_matching_loss(self, logits: List[torch.Tensor]) -> torch.Tensor:
-        """
+        """The weighted mean KL over the classifier pairs (formula above).
+
         Args:
             logits (list[Tensor]): E tensors (N, K); the main head's last.
 

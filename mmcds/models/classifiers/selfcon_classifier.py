@@ -1,3 +1,4 @@
+"""SelfCon: Self-Contrastive learning (Bae et al., AAAI 2023) jointly with CE."""
 from typing import List, Optional, Sequence
 
 import torch
@@ -5,22 +6,21 @@ import torch.nn as nn
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from .aux_heads import (StageExit, average_softmax,
-                        linear_head_like)
+from ..utils import average_softmax, labels_of
 from .multi_exit_classifier import MultiExitClassifier
-from .cds_classifier import labels_of
 
 
 @MODELS.register_module()
 class SelfConClassifier(MultiExitClassifier):
-    r"""Self-Contrastive learning (Bae et al., AAAI 2023) trained jointly with
-    cross-entropy: one view per image, contrast between sub-network exits and the
-    backbone output.
+    r"""A classifier trained with cross-entropy and SelfCon.
 
-    ``selfcon_pos[k]`` (one flag per backbone output before the last, the authors'
-    notation) attaches an exit after output ``k``: a :class:`StageExit` (by default
-    ``'resnet'``: fresh copies of the later residual layers, the authors'
-    ``selfcon_size='same'``; ``'fc'`` is their CIFAR script's lighter choice,
+    One view per image; the contrast is between sub-network exits and the backbone
+    output.
+
+    Every output in ``exit_stages`` (0-based; the authors write it as flags,
+    ``selfcon_pos=[False, True, False]`` is ``exit_stages=(1, )``) gets an exit (by
+    default ``exit_type='resnet'``: fresh copies of the later residual layers, the
+    authors' ``selfcon_size='same'``; ``'fc'`` is their CIFAR script's lighter choice,
     ``'sepconv'`` CDS's SepConv path). Every exit and the backbone's pooled output get
     their own projector MLP (Linear-ReLU-Linear to ``feat_dim``, L2-normalised), giving
     :math:`z_1, \dots, z_E, z_B`. For N images with labels :math:`y`, training returns
@@ -44,81 +44,43 @@ class SelfConClassifier(MultiExitClassifier):
     ``ImageClassifier`` does; with ``ensemble_exits=True`` it averages the softmax of
     the main head and of every exit classifier instead. ``tensor`` mode always returns
     the main head's logits. State-dict keys: ``backbone.``, ``neck.``, ``head.`` as in
-    ``ImageClassifier``; ``selfcon_exits.``, ``selfcon_projectors.`` and
-    ``exit_heads.`` for the rest.
+    ``ImageClassifier``; ``exits.``, ``exit_heads.`` and ``selfcon_projectors.`` for
+    the rest.
 
     Args:
         backbone (dict): must output every stage up to the last exit and the last
             stage, e.g. ResNet with ``out_indices=(0, 1, 2, 3)``.
-        selfcon_pos (Sequence[bool], optional): one flag per backbone output but the
-            last. Defaults to the authors' ResNet choice, an exit after the second
-            stage: ``[False, True, False]`` for a 4-stage backbone.
+        exit_stages (Sequence[int], optional): 0-based backbone outputs (before the
+            last) that get an exit. Defaults to the authors' ResNet choice, an exit
+            after the second stage: ``(1, )``.
         exit_type (str): see :class:`StageExit`. Defaults to 'resnet'.
         feat_dim (int): projection size D. Defaults to 128.
         selfcon_loss (dict, optional): Defaults to ``ContrastiveDSLoss`` with
             temperature 0.1 (the authors' SelfCon scripts) and weight 0.8.
         exit_loss_weight (float): :math:`\alpha`. Defaults to 1.0.
         ensemble_exits (bool): predict with the ensemble. Defaults to False.
-        neck, head, pretrained, train_cfg, data_preprocessor, init_cfg: as in
-            ``ImageClassifier``.
+        **kwargs: ``ImageClassifier``'s other arguments.
     """
 
     def __init__(self,
                  backbone: dict,
-                 selfcon_pos: Optional[Sequence[bool]] = None,
+                 exit_stages: Optional[Sequence[int]] = (1, ),
                  exit_type: str = 'resnet',
                  feat_dim: int = 128,
                  selfcon_loss: Optional[dict] = None,
                  exit_loss_weight: float = 1.0,
                  ensemble_exits: bool = False,
-                 neck: Optional[dict] = None,
-                 head: Optional[dict] = None,
-                 pretrained: Optional[str] = None,
-                 train_cfg: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(
-            backbone=backbone, neck=neck, head=head, pretrained=pretrained,
-            train_cfg=train_cfg, data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
-        num_exits_max = len(self.stage_channels) - 1
-        if selfcon_pos is None:
-            if num_exits_max < 2:
-                raise ValueError(
-                    'SelfConClassifier: the default selfcon_pos (an exit after the '
-                    'second stage) needs a backbone that outputs every stage, e.g. '
-                    f'out_indices=(0, 1, 2, 3); this one has {num_exits_max + 1} '
-                    'outputs. Set out_indices or selfcon_pos explicitly')
-            # The authors' default for ResNet: one exit after layer2.
-            selfcon_pos = [stage == 1 for stage in range(num_exits_max)]
-        selfcon_pos = [bool(p) for p in selfcon_pos]
-        if len(selfcon_pos) != num_exits_max or not any(selfcon_pos):
-            raise ValueError(
-                f'SelfConClassifier.selfcon_pos needs one flag per backbone output '
-                f'but the last ({num_exits_max} for this backbone) and at least one '
-                f'True, got {selfcon_pos}')
-        if exit_loss_weight < 0:
-            raise ValueError('SelfConClassifier.exit_loss_weight must be >= 0, got '
-                             f'{exit_loss_weight}')
+                 **kwargs):
+        super().__init__(backbone=backbone, **kwargs)
         if ensemble_exits and exit_loss_weight == 0:
-            raise ValueError('SelfConClassifier.ensemble_exits needs exit classifiers;'
-                             ' set exit_loss_weight > 0')
-        self.selfcon_pos = selfcon_pos
-        self.exit_stages = tuple(k for k, p in enumerate(selfcon_pos) if p)
+            raise ValueError('SelfConClassifier.ensemble_exits: needs exit '
+                             'classifiers; set exit_loss_weight > 0')
+        self.build_exits(exit_stages, exit_type, exit_loss_weight)
         self.ensemble_exits = ensemble_exits
-
-        self.selfcon_exits = nn.ModuleDict()
-        self.exit_heads = nn.ModuleDict()
-        self.selfcon_projectors = nn.ModuleDict()
-        for stage in self.exit_stages:
-            key = f'stage{stage + 1}'
-            exit_ = StageExit(stage, self.stage_channels, exit_type, self.backbone)
-            self.selfcon_exits[key] = exit_
-            self.selfcon_projectors[key] = self._projector(exit_.out_channels, feat_dim)
-            if exit_loss_weight > 0:
-                self.exit_heads[key] = linear_head_like(
-                    self.head, exit_.out_channels, exit_loss_weight,
-                    'SelfConClassifier')
+        self.selfcon_projectors = nn.ModuleDict({
+            key: self._projector(exit_.out_channels, feat_dim)
+            for key, exit_ in self.exits.items()
+        })
         backbone_channels = getattr(self.head, 'in_channels', self.stage_channels[-1])
         self.selfcon_projectors['backbone'] = self._projector(backbone_channels,
                                                               feat_dim)
@@ -132,15 +94,9 @@ class SelfConClassifier(MultiExitClassifier):
             nn.Linear(in_channels, in_channels), nn.ReLU(inplace=True),
             nn.Linear(in_channels, feat_dim))
 
-    def _check_single_view(self, inputs):
-        if not isinstance(inputs, torch.Tensor):
-            raise ValueError(
-                'SelfConClassifier trains on one view per image, a batch of shape '
-                f'(N, C, H, W), but got {type(inputs).__name__}; use a single-view '
-                'train pipeline (no MultiView) and ClsDataPreprocessor')
-
     def loss(self, inputs: torch.Tensor, data_samples: List[DataSample]) -> dict:
-        """
+        """The head's loss, the SelfCon term and the exit classifiers' losses.
+
         Args:
             inputs (Tensor): (N, C, H, W), one view per image.
             data_samples (list[DataSample]): N samples with ``gt_label``.
@@ -149,40 +105,40 @@ class SelfConClassifier(MultiExitClassifier):
             dict[str, Tensor]: ``loss``, ``loss_selfcon`` and, when exit classifiers
             exist, ``loss_exit_stage{k}``.
         """
-        self._check_single_view(inputs)
+        owner = type(self).__name__
+        if not isinstance(inputs, torch.Tensor):
+            raise ValueError(
+                f'{owner}: inputs is a {type(inputs).__name__}, but SelfCon trains on '
+                'one view per image, a batch (N, C, H, W); use a single-view train '
+                'pipeline (no MultiView) and ClsDataPreprocessor')
         stage_feats = self.backbone(inputs)
-        neck_out = self._classifier_features(stage_feats)
+        neck_out = self.classifier_features(stage_feats)
         losses = self.head.loss(neck_out, data_samples)
 
-        embeddings = []
-        for stage in self.exit_stages:
-            key = f'stage{stage + 1}'
-            exit_feat = self.selfcon_exits[key](stage_feats[stage])  # (N, C)
-            embeddings.append(self.selfcon_projectors[key](exit_feat))
-            if key in self.exit_heads:
-                losses[f'loss_exit_{key}'] = \
-                    self.exit_heads[key].loss((exit_feat, ), data_samples)['loss']
-        embeddings.append(self.selfcon_projectors['backbone'](self._pooled(neck_out)))
+        exit_feats = self.exit_features(stage_feats)
+        losses.update(self.exit_losses(exit_feats, data_samples))
+        embeddings = [self.selfcon_projectors[key](feat)
+                      for key, feat in exit_feats.items()]
+        embeddings.append(self.selfcon_projectors['backbone'](self.pooled(neck_out)))
         # E + 1 "views" of every image: (N, E + 1, D), unit rows.
         features = nn.functional.normalize(torch.stack(embeddings, dim=1), dim=2)
         losses['loss_selfcon'] = self.selfcon_loss(
-            features, labels_of(data_samples, inputs.device))
+            features, labels_of(data_samples, inputs.device, owner))
         return losses
 
     def predict(self,
                 inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None,
                 **kwargs) -> List[DataSample]:
-        """The main head's prediction, or with ``ensemble_exits`` the mean softmax
+        """The main head's prediction, or the exits' ensemble.
+
+        The main head's prediction, or with ``ensemble_exits`` the mean softmax
         of the main head and the exit classifiers (``pred_score`` (K,) per sample)."""
         if not self.ensemble_exits:
             return super().predict(inputs, data_samples, **kwargs)
         stage_feats = self.backbone(inputs)
-        logits = [self.head(self._classifier_features(stage_feats))]
-        for stage in self.exit_stages:
-            key = f'stage{stage + 1}'
-            logits.append(self.exit_heads[key](
-                (self.selfcon_exits[key](stage_feats[stage]), )))
+        logits = [self.head(self.classifier_features(stage_feats))]
+        logits += self.exit_logits(self.exit_features(stage_feats)).values()
         scores = average_softmax(logits)
         if data_samples is None:
             data_samples = [DataSample() for _ in range(scores.size(0))]

@@ -19,6 +19,7 @@ class GatherLayerSummedGrad(GatherLayer):
 
     @staticmethod
     def backward(ctx, *grads):
+        """Sum every rank's gradients, then take this rank's slice."""
         grads = torch.stack(grads)
         dist.all_reduce(grads)
         return grads[dist.get_rank()]
@@ -71,7 +72,8 @@ class ContrastiveDSLoss(nn.Module):
                  gather_distributed: bool = False):
         super().__init__()
         if temperature <= 0:
-            raise ValueError(f'temperature must be positive, got {temperature}')
+            raise ValueError(f'ContrastiveDSLoss.temperature: must be > 0, got '
+                             f'{temperature}')
         self.temperature = temperature
         self.loss_weight = loss_weight
         self.supervised = supervised
@@ -80,7 +82,8 @@ class ContrastiveDSLoss(nn.Module):
     def forward(self,
                 features: torch.Tensor,
                 labels: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """
+        """The weighted SupCon (or NT-Xent) loss of V views of N images.
+
         Args:
             features (Tensor): (N, V, D): V views of N images, rows L2-normalised.
             labels (Tensor, optional): (N,) integer class labels; -1 = unlabelled.
@@ -89,15 +92,16 @@ class ContrastiveDSLoss(nn.Module):
             Tensor: the scalar ``loss_weight * SupCon``.
         """
         if features.dim() != 3:
-            raise ValueError('ContrastiveDSLoss expects features of shape (N, V, D), '
-                             f'got {tuple(features.shape)}')
+            raise ValueError('ContrastiveDSLoss: features must be (N, V, D) (V views '
+                             f'of N images), got {tuple(features.shape)}')
         num_images, num_views, _ = features.shape
         use_labels = self.supervised and labels is not None
         if use_labels:
             labels = labels.reshape(-1)
             if labels.numel() != num_images:
-                raise ValueError(f'labels has {labels.numel()} entries for '
-                                 f'{num_images} images in features')
+                raise ValueError(f'ContrastiveDSLoss: labels has {labels.numel()} '
+                                 f'entries for {num_images} images in features; give '
+                                 'one label per image')
 
         # Anchors are this rank's images (all of them without gathering); the
         # contrast set is every image gathered, local ones first at ``offset``.
@@ -149,6 +153,7 @@ class ContrastiveDSLoss(nn.Module):
             return -self.loss_weight * mean_log_prob_pos.mean()
 
     def extra_repr(self) -> str:
+        """The settings, shown when the module is printed."""
         return (f'temperature={self.temperature}, loss_weight={self.loss_weight}, '
                 f'supervised={self.supervised}, '
                 f'gather_distributed={self.gather_distributed}')

@@ -3,23 +3,10 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import DepthwiseSeparableConvModule
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-
-def sep_conv_block(in_channels: int, out_channels: int, norm_cfg: dict,
-                   act_cfg: dict) -> nn.Sequential:
-    """The reference code's SepConv: halves the resolution, maps to ``out_channels``.
-
-    [depthwise 3x3 stride 2 -> pointwise 1x1 -> BN -> ReLU ->
-     depthwise 3x3 -> pointwise 1x1 to ``out_channels`` -> BN -> ReLU], no conv biases.
-    """
-    common = dict(kernel_size=3, padding=1, bias=False, norm_cfg=norm_cfg,
-                  act_cfg=act_cfg, dw_norm_cfg=None, dw_act_cfg=None)
-    return nn.Sequential(
-        DepthwiseSeparableConvModule(in_channels, in_channels, stride=2, **common),
-        DepthwiseSeparableConvModule(in_channels, out_channels, stride=1, **common))
+from ..utils import sep_conv_path
 
 
 @MODELS.register_module()
@@ -56,24 +43,21 @@ class CDSNeck(BaseModule):
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if not in_channels:
-            raise ValueError('CDSNeck needs in_channels, the channel count of every '
-                             'backbone stage it supervises, e.g. (64, 128, 256, 512)')
+            raise ValueError('CDSNeck.in_channels is not set: give the channel count '
+                             'of every backbone stage it supervises, e.g. '
+                             '(64, 128, 256, 512)')
         self.in_channels = tuple(int(c) for c in in_channels)
         self.heads = nn.ModuleList()
         for stage in range(len(self.in_channels)):
-            channel_path = self.in_channels[stage:]
             self.heads.append(
-                nn.Sequential(*[
-                    sep_conv_block(c_in, c_out, norm_cfg, act_cfg)
-                    for c_in, c_out in zip(channel_path[:-1], channel_path[1:])
-                ]))
+                sep_conv_path(self.in_channels[stage:], norm_cfg, act_cfg))
         self.out_channels = self.in_channels[-1]
         self.projectors = None
         if projector is not None:
             unknown = set(projector) - {'hidden_channels', 'out_channels'}
             if unknown or 'out_channels' not in projector:
-                raise ValueError('CDSNeck.projector takes hidden_channels and '
-                                 f'out_channels, got {sorted(projector)}')
+                raise ValueError('CDSNeck.projector: takes hidden_channels and '
+                                 f'out_channels (required), got {sorted(projector)}')
             hidden = projector.get('hidden_channels', self.out_channels)
             self.projectors = nn.ModuleList(
                 nn.Sequential(
@@ -84,10 +68,11 @@ class CDSNeck(BaseModule):
             self.out_channels = projector['out_channels']
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
+        """S stage maps (B, C_i, H_i, W_i) -> S unit-norm embeddings (B, D)."""
         if len(inputs) != len(self.heads):
-            raise ValueError(f'CDSNeck was built for {len(self.heads)} stages '
-                             f'(in_channels={self.in_channels}) but got {len(inputs)} '
-                             'feature maps')
+            raise ValueError(f'CDSNeck.in_channels: built for {len(self.heads)} '
+                             f'stages {self.in_channels} but got {len(inputs)} feature '
+                             'maps; match backbone.out_indices')
         outputs = []
         for stage, (x, head) in enumerate(zip(inputs, self.heads)):
             z = F.adaptive_avg_pool2d(head(x), 1).flatten(1)

@@ -2,7 +2,7 @@
 the config files are reorganised (configs/README.md).
 
 ``python tests/config_fingerprint.py --write`` (run in the tree whose configs are the
-reference) stores them in tests/data/config_fingerprints.json; test_configs.py
+reference) stores them in tests/config_fingerprints.json; test_configs.py
 compares every listed config's merged fields against it.
 """
 import argparse
@@ -25,7 +25,7 @@ RENAMED_FIELDS = {
     'aux_loss_weight': ('exit_loss_weight', float),
     'selfcon_pos': ('exit_stages', lambda flags: [i for i, f in enumerate(flags) if f]),
 }
-FINGERPRINT_FILE = osp.join(osp.dirname(osp.abspath(__file__)), 'data',
+FINGERPRINT_FILE = osp.join(osp.dirname(osp.abspath(__file__)),
                             'config_fingerprints.json')
 
 

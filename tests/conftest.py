@@ -1,3 +1,4 @@
+import math
 import os
 import os.path as osp
 
@@ -67,3 +68,94 @@ def randomize_state(model, seed: int = 0) -> None:
                 tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
             else:
                 tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+
+
+class _StopAfterResume(Exception):
+    """Raised by the capture hook of :func:`state_after_resume`."""
+
+
+def state_after_resume(cfg) -> dict:
+    """Run ``Runner.train()`` of ``cfg`` (with ``resume=True`` and ``load_from``) up to
+    the first training hook, which mmengine calls after it resumed, and return what
+    the runner holds there: ``model`` and ``optimizer`` state dicts, ``schedulers``
+    (their state dicts), ``epoch`` and ``iter``."""
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+
+    captured = {}
+
+    class Capture(Hook):
+        priority = 'VERY_HIGH'
+
+        def before_train(self, runner):
+            captured.update(
+                model=runner.model.state_dict(),
+                optimizer=runner.optim_wrapper.state_dict(),
+                schedulers=[s.state_dict() for s in runner.param_schedulers],
+                epoch=runner.epoch, iter=runner.iter)
+            raise _StopAfterResume
+
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(Capture())
+    with pytest.raises(_StopAfterResume):
+        runner.train()
+    return captured
+
+
+def assert_same_state(ours, saved, where: str = '') -> None:
+    """Recursively equal: tensors bit for bit, containers key by key, the rest by
+    ``==``."""
+    if isinstance(saved, torch.Tensor):
+        assert isinstance(ours, torch.Tensor) and torch.equal(ours.cpu(), saved.cpu()), \
+            f'{where}: tensors differ'
+    elif isinstance(saved, dict):
+        assert set(ours) == set(saved), f'{where}: keys {set(ours) ^ set(saved)}'
+        for key in saved:
+            assert_same_state(ours[key], saved[key], f'{where}.{key}')
+    elif isinstance(saved, (list, tuple)):
+        assert len(ours) == len(saved), f'{where}: lengths differ'
+        for index, (a, b) in enumerate(zip(ours, saved)):
+            assert_same_state(a, b, f'{where}[{index}]')
+    else:
+        assert ours == saved, f'{where}: {ours!r} != {saved!r}'
+
+
+def load_runner_checkpoint(path: str) -> dict:
+    """A runner checkpoint as ``torch.load(weights_only=True)`` reads it."""
+    import mmcds  # noqa: F401  allow-lists the checkpoint's types
+    return torch.load(path, map_location='cpu', weights_only=True)
+
+
+def supcon_by_loops(features, labels, temperature):
+    """Khosla et al. (2020), L^sup_out, written anchor by anchor in plain Python."""
+    num_images, num_views, _ = features.shape
+    views = [(n, v) for v in range(num_views) for n in range(num_images)]
+    per_anchor = []
+    for i, (n_i, v_i) in enumerate(views):
+        z_i = features[n_i, v_i]
+        denominator = sum(
+            math.exp(float(z_i @ features[n_a, v_a]) / temperature)
+            for a, (n_a, v_a) in enumerate(views) if a != i)
+        positives = [(n_p, v_p) for p, (n_p, v_p) in enumerate(views)
+                     if p != i and (n_p == n_i or (labels is not None and labels[n_p] == labels[n_i]))]
+        if not positives:
+            continue
+        per_anchor.append(-sum(
+            math.log(math.exp(float(z_i @ features[n_p, v_p]) / temperature) / denominator)
+            for n_p, v_p in positives) / len(positives))
+    return sum(per_anchor) / len(per_anchor)
+
+
+def ece_by_hand(confidences, correct, num_bins: int = 15) -> float:
+    """Expected calibration error in %, bin by bin over equal-width bins (lo, hi],
+    written independently of mmcds.evaluation (Guo et al., 2017)."""
+    import numpy as np
+    confidences = np.asarray(confidences, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    total = 0.
+    for k in range(num_bins):
+        in_bin = (confidences > k / num_bins) & (confidences <= (k + 1) / num_bins)
+        if in_bin.any():
+            total += in_bin.mean() * abs(correct[in_bin].mean() -
+                                         confidences[in_bin].mean())
+    return 100 * total

@@ -6,27 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from conftest import supcon_by_loops
 from mmcds.models.losses import ContrastiveDSLoss
-
-
-def supcon_by_loops(features, labels, temperature):
-    """Khosla et al. (2020), L^sup_out, written anchor by anchor in plain Python."""
-    num_images, num_views, _ = features.shape
-    views = [(n, v) for v in range(num_views) for n in range(num_images)]
-    per_anchor = []
-    for i, (n_i, v_i) in enumerate(views):
-        z_i = features[n_i, v_i]
-        denominator = sum(
-            math.exp(float(z_i @ features[n_a, v_a]) / temperature)
-            for a, (n_a, v_a) in enumerate(views) if a != i)
-        positives = [(n_p, v_p) for p, (n_p, v_p) in enumerate(views)
-                     if p != i and (n_p == n_i or (labels is not None and labels[n_p] == labels[n_i]))]
-        if not positives:
-            continue
-        per_anchor.append(-sum(
-            math.log(math.exp(float(z_i @ features[n_p, v_p]) / temperature) / denominator)
-            for n_p, v_p in positives) / len(positives))
-    return sum(per_anchor) / len(per_anchor)
 
 
 def random_features(num_images, num_views, dim, seed=0):

@@ -130,19 +130,58 @@ def test_backbone_format_loads_into_mmdet_resnet(narrow, tmp_path):
     assert not result.missing_keys and not result.unexpected_keys
 
 
-def test_torchvision_format_computes_what_the_classifier_does(wide, tmp_path):
-    model, path = wide
+@pytest.fixture(scope='module')
+def wide50(tmp_path_factory):
+    """Standard-width ResNet-50: Bottleneck blocks, stride in the 3x3 conv."""
+    model = build_cds(dict(type='ResNet', depth=50), 2048)
+    return model, save_like_runner(model, tmp_path_factory.mktemp('wide50') / 'cds.pth')
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_torchvision_format_computes_what_the_classifier_does(depth, wide, wide50,
+                                                              tmp_path):
+    model, path = {18: wide, 50: wide50}[depth]
     dst = tmp_path / 'tv.pth'
-    assert run_tool(path, dst, '--format', 'torchvision', '--depth', 18) == 0
+    assert run_tool(path, dst, '--format', 'torchvision', '--depth', depth) == 0
     state_dict = torch.load(dst, weights_only=True)
     assert 'fc.weight' in state_dict and not any('.' in k and k.split('.')[0] in (
         'backbone', 'head', 'neck', 'cds_neck') for k in state_dict)
-    resnet = torchvision.models.resnet18(weights=None, num_classes=NUM_CLASSES)
+    resnet = getattr(torchvision.models, f'resnet{depth}')(weights=None,
+                                                           num_classes=NUM_CLASSES)
     resnet.load_state_dict(state_dict, strict=True)
     resnet.eval()
-    x = torch.randn(2, 3, 64, 64)
+    # 40 px: odd feature-map sizes, where a stride in the wrong conv of a
+    # Bottleneck would change the output.
+    x = torch.randn(2, 3, 40, 40)
     with torch.no_grad():
         torch.testing.assert_close(resnet(x), model(x, mode='tensor'))
+
+
+def test_converter_cli_errors_name_the_problem(narrow, tmp_path, capsys):
+    _, path = narrow
+    cases = [
+        ((tmp_path / 'missing.pth', tmp_path / 'out.pth'), 'checkpoint file not found'),
+        ((path, path), 'refusing to overwrite the source checkpoint'),
+    ]
+    notes = tmp_path / 'notes.pth'
+    notes.write_text('not a checkpoint')
+    cases.append(((notes, tmp_path / 'out.pth'), 'is not a PyTorch checkpoint'))
+    for argv, message in cases:
+        assert run_tool(*argv) == 1, message
+        assert message in capsys.readouterr().err, message
+        assert not (tmp_path / 'out.pth').exists()
+
+
+def test_ddp_module_prefix_is_stripped(narrow, tmp_path):
+    """A checkpoint saved from a DDP-wrapped model has 'module.' before every key."""
+    model, _ = narrow
+    ddp_path = tmp_path / 'ddp.pth'
+    torch.save(dict(meta=dict(epoch=1), state_dict={
+        f'module.{k}': v for k, v in model.state_dict().items()}), ddp_path)
+    assert set(load_checkpoint_file(ddp_path)['state_dict']) == set(model.state_dict())
+    backbone = to_backbone(str(ddp_path), depth=18)['state_dict']
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(backbone[key], value), key
 
 
 def test_converted_outputs_are_equal_tensors(narrow):

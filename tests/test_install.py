@@ -97,10 +97,14 @@ def test_cpu_amp_wrapper_autocasts_to_bfloat16():
     layer = torch.nn.Linear(4, 4)
     wrapper = OPTIM_WRAPPERS.build(dict(
         type='CPUAmpOptimWrapper', optimizer=torch.optim.SGD(layer.parameters(), lr=0.1)))
+    before = layer.weight.detach().clone()
     with wrapper.optim_context(layer):
         out = layer(torch.randn(2, 4))
     assert out.dtype == torch.bfloat16
     wrapper.update_params(out.float().sum())
+    # The step updated the float32 master weights (no loss scaling in between).
+    assert layer.weight.dtype == torch.float32 and layer.weight.grad is None
+    assert not torch.equal(layer.weight, before)
 
 
 def test_color_jitter_with_negative_hue_under_numpy2():

@@ -89,6 +89,12 @@ def merge_args(cfg, args):
     if args.amp:
         cfg.test_cfg.fp16 = True
 
+    if args.tta and (args.show or args.show_dir is not None):
+        # mmpretrain's VisualizationHook draws one image per sample and fails on the
+        # stacked augmentations of a TTA batch, after the whole test set has run.
+        raise ValueError('--tta cannot be combined with --show/--show-dir (the '
+                         'visualization hook cannot draw TTA batches): run them '
+                         'separately')
     if args.show or (args.show_dir is not None):
         assert 'visualization' in cfg.default_hooks, \
             'VisualizationHook is not set in the `default_hooks` field of ' \

@@ -67,6 +67,10 @@ def train_classifier(config: str, work_dir: str, data_root: str, epochs: int,
     run = measured_run(cfg, history_keys=['loss'] +
                        [f'loss_cds_stage{k}' for k in range(1, 5)])
     confusion = np.asarray(run['metrics']['confusion_matrix/result'], dtype=np.float64)
+    # The per-sample outputs behind the table's top-1 and ECE, for checks and plots.
+    np.savez(osp.join(work_dir, 'calibration.npz'),
+             confidences=np.asarray(run['calibration']['confidences']),
+             correct=np.asarray(run['calibration']['correct']))
     return dict(
         top1=run['metrics']['accuracy/top1'],
         ece=run['metrics']['calibration/ECE'],

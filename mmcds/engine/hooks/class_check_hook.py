@@ -39,12 +39,17 @@ def class_count_fields(model) -> List[Tuple[str, int]]:
     return fields
 
 
-def first_difference(a: Sequence[str], b: Sequence[str]) -> str:
-    for index, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return f'class {index} is {x!r} in one and {y!r} in the other'
-    shorter, longer = (a, b) if len(a) < len(b) else (b, a)
-    return f'{longer[len(shorter)]!r} (class {len(shorter)}) is only in one'
+def class_difference(a_name: str, a: Sequence[str], b_name: str,
+                     b: Sequence[str]) -> str:
+    """How two class lists differ: the names only one has, or else the first
+    position where the order differs."""
+    only_a = [c for c in a if c not in set(b)]
+    only_b = [c for c in b if c not in set(a)]
+    if only_a or only_b:
+        return (f'only in {a_name}: {", ".join(map(repr, only_a)) or "none"}; '
+                f'only in {b_name}: {", ".join(map(repr, only_b)) or "none"}')
+    index = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+    return f'same names in another order: class {index} is {a[index]!r} vs {b[index]!r}'
 
 
 @HOOKS.register_module()
@@ -134,9 +139,9 @@ class ClassCheckHook(Hook):
                 raise ValueError(
                     f'ClassCheckHook: {ref_field} has {len(ref_classes)} classes and '
                     f'{field} has {len(classes)}, and they differ '
-                    f'({first_difference(ref_classes, classes)}), so a label would '
-                    'name different classes in the two; make the class folders (or '
-                    'metainfo classes) the same')
+                    f'({class_difference(ref_field, ref_classes, field, classes)}), '
+                    'so a label would name different classes in the two; make the '
+                    'class folders (or metainfo classes) the same')
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         wrong = [(name, value) for name, value in class_count_fields(model)
                  if value != len(classes)]

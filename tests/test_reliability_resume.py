@@ -122,3 +122,28 @@ def test_sigkill_mid_epoch_then_resume_gives_bit_identical_weights(
                  if not torch.equal(state[key], value)]
     assert not different, f'{len(different)} of {len(reference)} tensors differ, ' \
                           f'e.g. {different[:3]}'
+
+
+def test_empty_last_checkpoint_left_by_a_kill_is_repaired(tmp_path, cifar10_root):
+    """A kill between CheckpointHook's truncation of last_checkpoint and its write
+    leaves the file empty (and maybe a newer, partly written .pth): --resume goes on
+    from the newest checkpoint that loads."""
+    import copy
+    import glob
+
+    from test_reliability import RELIABILITY_HOOKS, TINY_CE, tiny_runner_cfg
+    cfg = tiny_runner_cfg(TINY_CE, tmp_path, cifar10_root, **{
+        'train_dataloader.dataset.indices': 8})
+    cfg.custom_hooks = copy.deepcopy(RELIABILITY_HOOKS)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    Runner.from_cfg(copy.deepcopy(cfg)).train()
+    (tmp_path / 'last_checkpoint').write_text('')
+    with open(tmp_path / 'epoch_1.pth', 'rb') as f:
+        (tmp_path / 'epoch_2.pth').write_bytes(f.read()[:1000])  # cut off mid-write
+    cfg.merge_from_dict({'resume': True, 'train_cfg.max_epochs': 2})
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    log = open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]).read()
+    assert "ExactResumeHook: last_checkpoint named '', which does not exist" in log
+    assert f'it now names {tmp_path / "epoch_1.pth"}' in log
+    assert 'resumed epoch: 1, iter: 2' in log and runner.epoch == 2

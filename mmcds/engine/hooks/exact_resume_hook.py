@@ -1,7 +1,11 @@
+import glob
+import os
+import os.path as osp
 import random
 
 import numpy as np
 import torch
+from mmengine.dist import barrier, is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import EpochBasedTrainLoop
@@ -45,6 +49,11 @@ class ExactResumeHook(Hook):
       trained on (mmengine's ``EpochBasedTrainLoop`` would restart the epoch).
       The loop then counts that epoch's batches from 1 in the log.
 
+    Before anything loads, a ``last_checkpoint`` file that a kill left empty or
+    pointing at a missing file is repaired (:meth:`before_run`); keep
+    ``CheckpointHook(max_keep_ckpts>=2)``, since mmengine deletes the oldest
+    checkpoint before it writes the next one.
+
     It also sets the sampler's epoch in ``before_train_epoch`` (as mmengine's
     ``DistSamplerSeedHook`` does), so it does not rely on that hook. Listed with
     another sampler (e.g. detection's) it only seeds the iterations and says once
@@ -52,6 +61,52 @@ class ExactResumeHook(Hook):
     """
 
     priority = 'HIGH'
+
+    def before_run(self, runner) -> None:
+        """Repair a ``last_checkpoint`` that a kill left empty or dangling.
+
+        ``CheckpointHook`` writes ``work_dir/last_checkpoint`` in place after each
+        save; a SIGKILL between its truncation and its write leaves the file empty,
+        and ``--resume`` then fails on a checkpoint named ''. This runs before
+        ``load_or_resume`` and points the file at the newest checkpoint in the work
+        directory that loads (or removes it when none does, so the run starts
+        afresh), with a warning.
+        """
+        if is_main_process():
+            self._repair_last_checkpoint(runner)
+        barrier()
+
+    @staticmethod
+    def _repair_last_checkpoint(runner) -> None:
+        path = osp.join(runner.work_dir, 'last_checkpoint')
+        if not osp.isfile(path):
+            return
+        with open(path) as f:
+            target = f.read().strip()
+        if target and ('://' in target or osp.isfile(target)):
+            return
+        candidates = sorted(glob.glob(osp.join(runner.work_dir, '*.pth')),
+                            key=osp.getmtime, reverse=True)
+        for candidate in candidates:
+            try:
+                checkpoint = torch.load(candidate, map_location='cpu')
+            except Exception:  # noqa: BLE001  a partly written file
+                continue
+            if isinstance(checkpoint, dict) and 'meta' in checkpoint:
+                tmp = f'{path}.tmp'
+                with open(tmp, 'w') as f:
+                    f.write(candidate)
+                os.replace(tmp, path)
+                runner.logger.warning(
+                    f'ExactResumeHook: last_checkpoint named {target!r}, which does '
+                    f'not exist (the run was killed while saving); it now names '
+                    f'{candidate}, the newest checkpoint that loads')
+                return
+        os.remove(path)
+        runner.logger.warning(
+            f'ExactResumeHook: last_checkpoint named {target!r}, which does not '
+            'exist, and no checkpoint in the work directory loads; removed it, so '
+            '--resume starts afresh')
 
     def before_train(self, runner) -> None:
         dataloader = runner.train_dataloader

@@ -105,10 +105,11 @@ class NonFiniteLossHook(Hook):
     def before_train(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         self._runner = runner
+        # Instance attributes shadow the class methods for this model/wrapper only;
+        # removed again in after_train (a second before_train does not nest them).
+        model.__dict__.pop('parse_losses', None)
         if callable(getattr(model, 'parse_losses', None)):
             self._model = model
-            # An instance attribute shadows the class method for this model only;
-            # removed again in after_train.
             model.parse_losses = self._guarded_parse_losses(model.parse_losses)
         if self.skip_steps:
             wrapper = runner.optim_wrapper
@@ -117,6 +118,7 @@ class NonFiniteLossHook(Hook):
                                  'several optimizers (OptimWrapperDict); set '
                                  'skip_steps=False')
             self._optim_wrapper = wrapper
+            wrapper.__dict__.pop('update_params', None)
             wrapper.update_params = self._skippable_update(wrapper.update_params)
             runner.message_hub.update_scalar('train/nonfinite_skipped', 0)
 

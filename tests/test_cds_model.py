@@ -4,6 +4,7 @@ import copy
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -184,9 +185,10 @@ def test_multi_view_preprocessor_normalises_each_view_and_keeps_labels():
     for got, raw in zip(out['inputs'], (view1, view2)):
         assert torch.allclose(got, (raw.flip(1).float() - mean) / std)
     assert [int(s.gt_label) for s in out['data_samples']] == [1, 3]
-    # pseudo_collate layout: N lists of V single images
-    out2 = preprocessor(dict(inputs=[[view1[0], view2[0]], [view1[1], view2[1]]],
-                             data_samples=samples), training=True)
+    # what mmengine's pseudo_collate makes of N samples of V views: V sequences of N
+    out2 = preprocessor(pseudo_collate([
+        dict(inputs=[view1[i], view2[i]], data_samples=samples[i]) for i in range(2)
+    ]), training=True)
     for a, b in zip(out['inputs'], out2['inputs']):
         assert torch.allclose(a, b)
     # one view: exactly ClsDataPreprocessor

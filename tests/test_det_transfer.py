@@ -151,7 +151,8 @@ def test_r50_configs_change_only_the_backbone_init(name):
     assert init_cfg == dict(type='Pretrained', prefix='backbone.',
                             checkpoint='work_dirs/resnet50_8xb32_in1k/epoch_90.pth')
     assert 'torchvision://' not in cfg.pretty_text
-    assert [h.type for h in cfg.custom_hooks] == ['PretrainedCheckHook']
+    assert [h.type for h in cfg.custom_hooks] == [
+        'PretrainedCheckHook', 'NonFiniteLossHook', 'ClassCheckHook', 'DataErrorHook']
     # the field users override (--cfg-options)
     overridden = Config.fromfile(config)
     overridden.merge_from_dict({'model.backbone.init_cfg.checkpoint': '/x/cds.pth'})

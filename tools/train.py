@@ -49,6 +49,14 @@ def parse_args():
         action='store_true',
         help='whether to disable the persistent_workers option in dataloaders.')
     parser.add_argument(
+        '--check-data',
+        nargs='?',
+        const='decode',
+        choices=['decode', 'exists'],
+        help='before training, list every unreadable (decode, the default) or '
+        'missing/empty (exists) image and empty class folder of the train and val '
+        'data sets, and stop if there is any (see tools/misc/check_data.py)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -117,6 +125,21 @@ def merge_args(cfg, args):
     return cfg
 
 
+def check_data(cfg, args):
+    """Scan the train (and val) data sets before anything is trained; stop with
+    the list of bad files. Under torchrun each process checks its share."""
+    from mmcds.datasets import check_config_data
+    splits = ['train'] if args.no_validate else ['train', 'val']
+    workers = cfg.train_dataloader.get('num_workers', 0)
+    report, total = check_config_data(cfg, splits, decode=args.check_data == 'decode',
+                                      workers=workers)
+    print(report, flush=True)
+    if total:
+        raise SystemExit(f'tools/train.py --check-data: {total} unreadable, missing '
+                         'or empty file(s)/folder(s), listed above; fix or remove '
+                         'them before training')
+
+
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -125,6 +148,8 @@ def main():
         # A wrong pretrained path fails now, not after the datasets have loaded.
         from mmcds.det import check_config_checkpoints
         check_config_checkpoints(cfg)
+    if args.check_data:
+        check_data(cfg, args)
     setup_cpu_distributed(cfg)
 
     if 'runner_type' not in cfg:

@@ -34,7 +34,8 @@ test_pipeline = [
 class_folders = dict(type=dataset_type, data_root=data_root)
 loader = dict(num_workers=2, collate_fn=dict(type='default_collate'))
 train_dataloader = dict(
-    loader, batch_size=64, sampler=dict(type='DefaultSampler', shuffle=True),
+    # ExactResumeSampler: augmentation seeded by (seed, epoch, index), exact --resume
+    loader, batch_size=64, sampler=dict(type='ExactResumeSampler', shuffle=True),
     dataset=dict(class_folders, data_prefix='train', pipeline=train_pipeline))
 val_dataloader = dict(
     loader, batch_size=128, sampler=dict(type='DefaultSampler', shuffle=False),

@@ -6,7 +6,10 @@
 # Runner.from_cfg builds the same loader as tools/train.py.
 _base_ = 'mmpretrain::_base_/datasets/imagenet_bs32.py'
 
-train_dataloader = dict(collate_fn=dict(type='default_collate'))
+# ExactResumeSampler seeds each sample's augmentation by (seed, epoch, index) and lets
+# --resume continue inside an epoch (ExactResumeHook, default_runtime.py).
+train_dataloader = dict(sampler=dict(type='ExactResumeSampler', shuffle=True),
+                        collate_fn=dict(type='default_collate'))
 val_dataloader = dict(collate_fn=dict(type='default_collate'))
 test_dataloader = val_dataloader
 

@@ -17,5 +17,9 @@ custom_hooks = [
     dict(type='PretrainedCheckHook',
          hint='Pretrain the backbone first: python tools/train.py '
          'configs/cds/resnet50_8xb32_in1k.py (writes '
-         'work_dirs/resnet50_8xb32_in1k/epoch_90.pth).')
+         'work_dirs/resnet50_8xb32_in1k/epoch_90.pth).'),
+    # the reliability hooks of classifiers but exact resume (mmdet's
+    # AspectRatioBatchSampler cannot skip part of an epoch)
+    dict(type='NonFiniteLossHook'), dict(type='ClassCheckHook'),
+    dict(type='DataErrorHook')
 ]

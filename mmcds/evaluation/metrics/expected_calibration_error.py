@@ -44,7 +44,12 @@ def calibration_bins(confidences: ArrayLike, correct: ArrayLike,
                          f'{hit.numel()}')
     if conf.numel() == 0:
         raise ValueError('calibration needs at least one prediction, got none')
-    if conf.min() < 0 or conf.max() > 1 or torch.isnan(conf).any():
+    non_finite = int((~torch.isfinite(conf)).sum())
+    if non_finite:
+        raise ValueError(f'{non_finite} of {conf.numel()} confidences are not finite '
+                         '(NaN or inf): the model produced non-finite scores, e.g. '
+                         'from diverged weights')
+    if conf.min() < 0 or conf.max() > 1:
         raise ValueError('confidences must lie in [0, 1]; pass probabilities '
                          '(pred_score after softmax), not logits')
     # k / M computed by division, so an edge equals the literal (e.g. 0.6 for 3/5).
@@ -116,6 +121,14 @@ class ExpectedCalibrationError(BaseMetric):
                 raise ValueError('ExpectedCalibrationError: a data sample has no '
                                  'gt_label; evaluate on a labelled data set')
             score = data_sample['pred_score'].detach().float().cpu().reshape(-1)
+            if not bool(torch.isfinite(score).all()):
+                where = data_sample.get('img_path', None) or \
+                    f"sample {data_sample.get('sample_idx', '?')}"
+                raise ValueError(
+                    'ExpectedCalibrationError.pred_score: non-finite scores (NaN or '
+                    f'inf) for {where}: the model\'s outputs are not finite (its '
+                    'weights or inputs are), not a calibration problem; check the '
+                    'checkpoint/training for a diverged loss')
             gt_label = data_sample['gt_label'].reshape(-1)
             if gt_label.numel() != 1:
                 raise ValueError('ExpectedCalibrationError: a gt_label has '

@@ -9,25 +9,42 @@ from mmpretrain.registry import MODELS
 class MultiViewClsDataPreprocessor(ClsDataPreprocessor):
     """``ClsDataPreprocessor`` that also takes several views of every image.
 
-    mmpretrain's ``MultiView`` + ``PackInputs`` give, per batch, either a list of V
-    tensors (N, C, H, W) (``default_collate``) or N lists of V tensors (C, H, W)
-    (``pseudo_collate``). Each view is converted, normalised and padded as
-    ``ClsDataPreprocessor`` would, labels are kept on the data samples, and the result
-    is a list of V tensors (N, C, H, W). A single-view batch (validation, test) is
-    handled exactly as by ``ClsDataPreprocessor``.
+    mmpretrain's ``MultiView`` + ``PackInputs`` give every sample a list of V images
+    (C, H, W). What reaches the model depends on the dataloader's ``collate_fn``; for
+    N data samples, ``data['inputs']`` is
+
+    - ``default_collate``: V tensors (N, C, H, W);
+    - ``pseudo_collate`` (mmengine's default when a config sets no ``collate_fn``):
+      V sequences of N tensors (C, H, W), because it transposes the per-sample
+      lists exactly as ``default_collate`` does, only without stacking;
+    - a hand-built batch may also be N sequences of V tensors (C, H, W).
+
+    The layout is told apart by the number of data samples N: an outer length of N
+    with inner lengths V != N is "N samples of V views" and is transposed. When the
+    two readings are both possible (N == V), the layout mmengine's collate functions
+    really produce (V sequences of N) is taken. Every view batch must then hold
+    exactly one image per data sample, or the batch is refused: a mismatch here means
+    the images and the labels would be paired wrongly.
+
+    Each view is converted, normalised and padded as ``ClsDataPreprocessor`` would,
+    labels are kept on the data samples, and the result is a list of V tensors
+    (N, C, H, W), view 1 first. A single-view batch (validation, test) is handled
+    exactly as by ``ClsDataPreprocessor``.
 
     Batch augmentations (Mixup, CutMix) are refused for multi-view batches: mixing
     each view on its own would give the two views different targets.
     """
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        views = self._views_of(data['inputs'])
+        data_samples = data.get('data_samples', None)
+        num_samples = len(data_samples) if data_samples is not None else None
+        views = self._views_of(data['inputs'], num_samples)
         if views is None:
             return super().forward(data, training)
         if training and self.batch_augments is not None:
-            raise ValueError('MultiViewClsDataPreprocessor: batch_augments (Mixup, '
-                             'CutMix) are not supported with multi-view inputs')
-        data_samples = data.get('data_samples', None)
+            raise ValueError('MultiViewClsDataPreprocessor.batch_augments: Mixup/'
+                             'CutMix are not supported with multi-view inputs; '
+                             'remove batch_augments or train on one view')
         outputs = [
             super(MultiViewClsDataPreprocessor, self).forward(
                 dict(inputs=view, data_samples=data_samples), training)
@@ -37,22 +54,51 @@ class MultiViewClsDataPreprocessor(ClsDataPreprocessor):
                     data_samples=outputs[-1]['data_samples'])
 
     @staticmethod
-    def _views_of(inputs) -> Optional[List]:
-        """The per-view batches of ``inputs``, or None for a single-view batch."""
+    def _views_of(inputs, num_samples: Optional[int] = None) -> Optional[List]:
+        """The V per-view batches of ``inputs``, or None for a single-view batch.
+
+        Args:
+            inputs: the collated ``data['inputs']``.
+            num_samples (int, optional): N, the number of data samples.
+
+        Returns:
+            list | None: V batches of N images, each a tensor (N, C, H, W) or a
+            list of N tensors (C, H, W).
+        """
+        owner = 'MultiViewClsDataPreprocessor'
         if isinstance(inputs, torch.Tensor) or not isinstance(inputs, (list, tuple)):
             return None
         if len(inputs) == 0:
-            raise ValueError('MultiViewClsDataPreprocessor got an empty batch')
+            raise ValueError(f'{owner}: got an empty batch (data["inputs"] is empty)')
         first = inputs[0]
         if isinstance(first, torch.Tensor):
-            # default_collate: V tensors (N, C, H, W); pseudo_collate of single
-            # views: N tensors (C, H, W).
-            return list(inputs) if first.dim() == 4 else None
-        if isinstance(first, (list, tuple)):
-            num_views = len(first)
-            if any(len(sample) != num_views for sample in inputs):
-                raise ValueError('MultiViewClsDataPreprocessor: samples in the batch '
-                                 'have different numbers of views')
-            return [[sample[v] for sample in inputs] for v in range(num_views)]
-        raise TypeError('MultiViewClsDataPreprocessor: unsupported inputs element '
-                        f'{type(first)}')
+            if first.dim() != 4:
+                # pseudo_collate of single views: N tensors (C, H, W).
+                return None
+            # default_collate: V tensors (N, C, H, W).
+            views = list(inputs)
+            sizes = [int(view.shape[0]) if isinstance(view, torch.Tensor) else None
+                     for view in views]
+        elif isinstance(first, (list, tuple)):
+            lengths = [len(item) for item in inputs]
+            inner = lengths[0]
+            if num_samples is not None and len(inputs) == num_samples \
+                    and inner != num_samples and len(set(lengths)) == 1:
+                # N samples of V views (hand-built batches): make it V x N.
+                views = [[sample[v] for sample in inputs] for v in range(inner)]
+            else:
+                # V sequences of N images, as pseudo_collate transposes them.
+                views = [list(view) for view in inputs]
+            sizes = [len(view) for view in views]
+        else:
+            raise TypeError(f'{owner}: unsupported data["inputs"] element '
+                            f'{type(first).__name__}; expected tensors or lists of '
+                            'tensors from default_collate/pseudo_collate')
+        expected = num_samples if num_samples is not None else sizes[0]
+        if any(size != expected for size in sizes):
+            raise ValueError(
+                f'{owner}: the view batches hold {sizes} images but there are '
+                f'{expected} data samples; every view needs exactly one image per '
+                'data sample, or images and labels are paired wrongly (check the '
+                'collate_fn and the MultiView transform)')
+        return views

@@ -1,0 +1,3 @@
+from .exact_resume_sampler import ExactResumeSampler
+
+__all__ = ['ExactResumeSampler']

@@ -69,6 +69,10 @@ def parse_args(argv=None):
                         help='use this many training images, spread evenly over '
                         'the (class-sorted) list, e.g. for a quick check')
     parser.add_argument('--test-subset', type=int, default=None)
+    parser.add_argument('--teacher-checkpoint', default=None,
+                        help='for the distillers (kd, cds_kd): the teacher\'s '
+                        'checkpoint, e.g. work_dirs/compare/cds_w32/epoch_6.pth from '
+                        'a run of --methods cds_w32 (sets model.teacher_checkpoint)')
     parser.add_argument('--num-bins', type=int, default=15, help='ECE bins')
     parser.add_argument('--num-workers', type=int, default=1,
                         help='dataloader workers per method')

@@ -219,8 +219,8 @@ class CDSDistiller(CDSClassifier):
         ours, theirs = self.data_preprocessor, teacher.data_preprocessor
         if getattr(ours, '_enable_normalize', False) and \
                 getattr(theirs, '_enable_normalize', False):
-            same = torch.allclose(ours.mean, theirs.mean) and \
-                torch.allclose(ours.std, theirs.std) and \
+            same = torch.allclose(ours.mean.float(), theirs.mean.float()) and \
+                torch.allclose(ours.std.float(), theirs.std.float()) and \
                 getattr(ours, 'to_rgb', None) == getattr(theirs, 'to_rgb', None)
             if not same:
                 raise ValueError(

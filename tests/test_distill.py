@@ -3,11 +3,8 @@ unsaved teacher, checkpoints that load and convert like a CDS one, the build-tim
 errors, the configs' presets, and a 2-process CPU run."""
 import copy
 import importlib.util
-import os
 import os.path as osp
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,11 +15,10 @@ from mmengine.dataset import Compose, default_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner.checkpoint import load_checkpoint, save_checkpoint, weights_to_cpu
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
 
 import mmcds  # noqa: F401
 from mmcds.utils.checkpoint import CheckpointError, load_checkpoint_file
-from conftest import REPO_ROOT, randomize_state
+from conftest import REPO_ROOT, dist_train_on_cpu, randomize_state
 from test_contrastive_ds_loss import supcon_by_loops
 
 NUM_CLASSES = 4
@@ -49,8 +45,8 @@ def save_teacher(cfg, path, seed=3):
     mmengine's runner does; returns the model and the path."""
     teacher = MODELS.build(copy.deepcopy(cfg))
     randomize_state(teacher, seed)
-    save_checkpoint(dict(meta=dict(epoch=1), state_dict=weights_to_cpu(teacher.state_dict())),
-                    str(path))
+    save_checkpoint(dict(meta=dict(epoch=1),
+                         state_dict=weights_to_cpu(teacher.state_dict())), str(path))
     return teacher.eval(), str(path)
 
 
@@ -334,7 +330,8 @@ def test_teacher_checkpoint_missing_or_not_loadable(teacher_w16, tmp_path):
         distiller(None)
     nowhere = str(tmp_path / 'nowhere.pth')
     with pytest.raises(FileNotFoundError,
-                       match=f'CDSDistiller.teacher_checkpoint: file not found: {nowhere}'):
+                       match='CDSDistiller.teacher_checkpoint: file not found: '
+                       f'{nowhere}'):
         distiller(nowhere)
     # A checkpoint of another width: the file and the first mismatching keys.
     _, other = save_teacher(cds_cfg(8), tmp_path / 'w8.pth')
@@ -348,11 +345,13 @@ def test_teacher_checkpoint_missing_or_not_loadable(teacher_w16, tmp_path):
     torch.save(dict(state_dict={k: v for k, v in state.items()
                                 if not k.startswith('cds_neck.')}), tmp_path / 'cls.pth')
     with pytest.raises(CheckpointError,
-                       match=r'cls\.pth does not load .*84 missing keys \[.cds_neck\.heads\.0\.0\.0\.depthwise_conv'):
+                       match=r'cls\.pth does not load .*84 missing keys '
+                       r'\[.cds_neck\.heads\.0\.0\.0\.depthwise_conv'):
         distiller(str(tmp_path / 'cls.pth'))
     garbage = tmp_path / 'garbage.pth'
     garbage.write_text('not a checkpoint')
-    with pytest.raises(CheckpointError, match='CDSDistiller.teacher_checkpoint: .*garbage'):
+    with pytest.raises(CheckpointError,
+                       match='CDSDistiller.teacher_checkpoint: .*garbage'):
         distiller(str(garbage))
 
 
@@ -395,7 +394,8 @@ def test_relative_teacher_config_is_found_from_another_directory(tmp_path, monke
     cfg.model.teacher_checkpoint = str(tmp_path / 't.pth')
     model = MODELS.build(cfg.model)
     assert type(model.teacher).__name__ == 'CDSClassifier'
-    assert model.teacher.cds_neck.out_channels == 256 and model.cds_neck.out_channels == 128
+    assert model.teacher.cds_neck.out_channels == 256
+    assert model.cds_neck.out_channels == 128
 
 
 # ---------------------------------------------------------------------- configs
@@ -498,24 +498,17 @@ def test_dist_train_sh_runs_the_distiller_on_two_cpu_processes(tmp_path, cifar10
         pytest.skip('checks the gloo fallback of machines without CUDA')
     teacher_cfg = Config.fromfile(Config.fromfile(CIFAR10_DISTILL).model.teacher_config)
     teacher_path = str(tmp_path / 'teacher.pth')
-    torch.save(dict(state_dict=MODELS.build(teacher_cfg.model).state_dict()), teacher_path)
+    torch.save(dict(state_dict=MODELS.build(teacher_cfg.model).state_dict()),
+               teacher_path)
     work_dir = str(tmp_path / 'dist')
-    env = dict(os.environ, PORT=str(29500 + (os.getpid() + 500) % 1000),
-               PYTHON=sys.executable)
-    result = subprocess.run(
-        ['bash', 'tools/dist_train.sh', CIFAR10_DISTILL, '2', '--work-dir', work_dir,
-         '--no-persistent-workers', '--cfg-options',
-         f'model.teacher_checkpoint={teacher_path}',
-         f'train_dataloader.dataset.data_root={cifar10_root}',
-         f'val_dataloader.dataset.data_root={cifar10_root}',
-         'train_dataloader.dataset.indices=16', 'train_dataloader.batch_size=4',
-         'val_dataloader.dataset.indices=8', 'train_cfg.max_epochs=1',
-         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
-         'default_hooks.logger.interval=1'],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env=env)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
-    assert 'Distributed training: True' in output and "'backend': 'gloo'" in output
+    output = dist_train_on_cpu(
+        CIFAR10_DISTILL, work_dir, f'model.teacher_checkpoint={teacher_path}',
+        f'train_dataloader.dataset.data_root={cifar10_root}',
+        f'val_dataloader.dataset.data_root={cifar10_root}',
+        'train_dataloader.dataset.indices=16', 'train_dataloader.batch_size=4',
+        'val_dataloader.dataset.indices=8', 'train_cfg.max_epochs=1',
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'default_hooks.logger.interval=1', port_offset=500)
     # 16 images over 2 ranks of batch 4: 2 iterations per rank
     assert 'Epoch(train) [1][2/2]' in output and 'Epoch(train) [1][3/' not in output
     for key in ('loss_kd', 'loss_feat_stage1', 'loss_cds_stage4', 'accuracy/top1'):

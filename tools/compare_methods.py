@@ -26,6 +26,13 @@ Example::
     python tools/compare_methods.py --methods ce cds --train-subset 200 \
         --test-subset 100 --epochs 1 --work-dir work_dirs/compare_tiny
 
+Distillation: train the width-32 CDS teacher first, then the students that learn
+from it (classic KD and distilled CDS) next to CE and CDS::
+
+    python tools/compare_methods.py --methods cds_w32 --work-dir work_dirs/teacher
+    python tools/compare_methods.py --methods ce cds kd cds_kd \
+        --teacher-checkpoint work_dirs/teacher/cds_w32/epoch_6.pth
+
 "Train seconds per image" is the wall time of ``runner.train()`` (data loading,
 forward, backward, step, logging; no validation) divided by the images seen; CDS
 sees each image as two views and is counted once per image. On the CPU, peak memory

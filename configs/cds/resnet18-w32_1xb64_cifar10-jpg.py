@@ -3,4 +3,5 @@
 # configs in configs/distill/ (*_r18-w32-teacher_*cifar10-jpg.py).
 _base_ = './resnet18-w16_1xb64_cifar10-jpg.py'
 
-model = dict(backbone=dict(stem_channels=32, base_channels=32), head=dict(in_channels=256))
+model = dict(backbone=dict(stem_channels=32, base_channels=32),
+             head=dict(in_channels=256))

@@ -4,4 +4,5 @@
 # CIFAR preset of cds_distill.py (adaptation layers 128 -> 256).
 _base_ = ['../cds/resnet18-w16_1xb64_cifar10-jpg.py', '../_base_/methods/cds_distill.py']
 
-model = dict(_base_.distill, teacher_config='configs/cds/resnet18-w32_1xb64_cifar10-jpg.py')
+model = dict(_base_.distill,
+             teacher_config='configs/cds/resnet18-w32_1xb64_cifar10-jpg.py')

@@ -1,6 +1,7 @@
 """Train the methods the same way and measure them side by side.
 
-Train CE, DSN, DKS, DHM, SelfCon and CDS the same way and measure them side by side:
+Train CE, DSN, DKS, DHM, SelfCon and CDS (and the distillation students KD and
+CDS + KD, given a teacher checkpoint) the same way and measure them side by side:
 the logic behind ``tools/compare_methods.py``.
 
 Every method starts from its CIFAR config (same backbone, data, schedule and seed;

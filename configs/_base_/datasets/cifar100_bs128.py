@@ -5,23 +5,12 @@
 # Move it with --cfg-options train_dataloader.dataset.data_root=R
 # val_dataloader.dataset.data_root=R.
 #
-# Training view: the recipe's view 1 (transform1): RandomCrop(32, padding 4, fill 128)
-# + flip + Cutout (one 16x16 hole filled with 0). Normalisation: the recipe's
-# Normalize((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)) x255, which it uses
-# for CIFAR-100 too; the data set yields RGB arrays, so no channel swap.
-_base_ = 'mmpretrain::_base_/datasets/cifar100_bs16.py'
+# Training view and normalisation: the recipe's view 1 and mean/std (cifar_views.py);
+# the data set yields RGB arrays, so no channel swap.
+_base_ = ['mmpretrain::_base_/datasets/cifar100_bs16.py', './cifar_views.py']
 
-data_preprocessor = dict(
-    num_classes=100,
-    mean=[125.307, 122.961, 113.8575],
-    std=[51.5865, 50.847, 51.255],
-    to_rgb=False)
-view1_pipeline = [
-    dict(type='RandomCrop', crop_size=32, padding=4, pad_val=128),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='Cutout', shape=16, pad_val=0, prob=1.0),
-]
-train_pipeline = [*view1_pipeline, dict(type='PackInputs')]
+data_preprocessor = dict(_base_.cifar_normalization, num_classes=100, to_rgb=False)
+train_pipeline = [*_base_.view1_pipeline, dict(type='PackInputs')]
 # default_collate stacks the batch, as mmpretrain's tools/train.py does.
 train_dataloader = dict(batch_size=128, collate_fn=dict(type='default_collate'),
                         dataset=dict(pipeline=train_pipeline))

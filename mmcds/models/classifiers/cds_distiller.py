@@ -226,8 +226,8 @@ class CDSDistiller(CDSClassifier):
                 raise ValueError(
                     f'{owner}.data_preprocessor: the teacher ({name}) was trained on '
                     f'inputs normalised with mean {theirs.mean.flatten().tolist()}, std '
-                    f'{theirs.std.flatten().tolist()}, to_rgb {theirs.to_rgb}, the student '
-                    f'normalises with {ours.mean.flatten().tolist()}, '
+                    f'{theirs.std.flatten().tolist()}, to_rgb {theirs.to_rgb}, the '
+                    f'student normalises with {ours.mean.flatten().tolist()}, '
                     f'{ours.std.flatten().tolist()}, {ours.to_rgb}; the teacher sees the '
                     "student's batch, so give both the same normalisation")
 
@@ -237,14 +237,14 @@ class CDSDistiller(CDSClassifier):
         owner = 'CDSDistiller'
         if not path:
             raise ValueError(
-                f'{owner}.teacher_checkpoint: not set; give the checkpoint of the trained '
-                f'teacher ({name}), e.g. --cfg-options model.teacher_checkpoint='
+                f'{owner}.teacher_checkpoint: not set; give the checkpoint of the '
+                f'trained teacher ({name}), e.g. --cfg-options model.teacher_checkpoint='
                 'work_dirs/<teacher>/epoch_N.pth')
         try:
             checkpoint = load_checkpoint_file(path)
         except FileNotFoundError:
-            raise FileNotFoundError(f'{owner}.teacher_checkpoint: file not found: {path}; '
-                                    f'train the teacher ({name}) first') from None
+            raise FileNotFoundError(f'{owner}.teacher_checkpoint: file not found: '
+                                    f'{path}; train the teacher ({name}) first') from None
         except CheckpointError as err:
             raise CheckpointError(f'{owner}.teacher_checkpoint: {err}') from None
         state_dict = checkpoint['state_dict']

@@ -1,6 +1,8 @@
 import math
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -159,3 +161,19 @@ def ece_by_hand(confidences, correct, num_bins: int = 15) -> float:
             total += in_bin.mean() * abs(correct[in_bin].mean() -
                                          confidences[in_bin].mean())
     return 100 * total
+
+
+def dist_train_on_cpu(config: str, work_dir: str, *cfg_options: str,
+                      port_offset: int = 0) -> str:
+    """Run ``tools/dist_train.sh CONFIG 2`` (two CPU processes on gloo) with
+    ``--cfg-options``; assert it succeeded distributed and return its output."""
+    env = dict(os.environ, PORT=str(29500 + (os.getpid() + port_offset) % 1000),
+               PYTHON=sys.executable)
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir,
+         '--no-persistent-workers', '--cfg-options', *cfg_options],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    assert 'Distributed training: True' in output and "'backend': 'gloo'" in output
+    return output

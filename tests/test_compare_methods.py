@@ -133,3 +133,25 @@ def test_real_cifar10_folders(cifar10_root):
     test = class_counts(cifar10_root, 'test')
     assert len(train) == 10 and list(train) == list(test)
     assert sum(train.values()) == 10000 and sum(test.values()) == 10000
+
+
+def test_distillers_take_the_teacher_checkpoint(tiny_data, tmp_path):
+    with pytest.raises(ValueError, match=r"--teacher-checkpoint: \['kd', 'cds_kd'\] "
+                       'distil from a teacher'):
+        comparison.run_comparison(compare.parse_args(
+            ['--methods', 'ce', 'kd', 'cds_kd', '--data-root', tiny_data,
+             '--work-dir', str(tmp_path)]), [], 'tools/compare_methods.py')
+    with pytest.raises(ValueError, match='--teacher-checkpoint: file not found'):
+        comparison.run_comparison(compare.parse_args(
+            ['--methods', 'kd', '--data-root', tiny_data, '--teacher-checkpoint',
+             str(tmp_path / 'none.pth'), '--work-dir', str(tmp_path)]), [],
+            'tools/compare_methods.py')
+    teacher = tmp_path / 'teacher.pth'
+    teacher.write_bytes(b'')
+    args = compare.parse_args(['--methods', 'ce', 'cds_kd', '--data-root', tiny_data,
+                               '--teacher-checkpoint', str(teacher)])
+    cfg, _ = comparison.build_config(args, 'cds_kd')
+    assert cfg.model.teacher_checkpoint == str(teacher)
+    assert 'teacher_checkpoint' not in comparison.build_config(args, 'ce')[0].model
+    command = comparison.child_command(args, 'cds_kd', 'tools/compare_methods.py')
+    assert command[command.index('--teacher-checkpoint') + 1] == str(teacher)

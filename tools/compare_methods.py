@@ -26,6 +26,13 @@ Example::
     python tools/compare_methods.py --methods ce cds --train-subset 200 \
         --test-subset 100 --epochs 1 --work-dir work_dirs/compare_tiny
 
+Distillation: train the width-32 CDS teacher first, then the students that learn
+from it (classic KD and distilled CDS) next to CE and CDS::
+
+    python tools/compare_methods.py --methods cds_w32 --work-dir work_dirs/teacher
+    python tools/compare_methods.py --methods ce cds kd cds_kd \
+        --teacher-checkpoint work_dirs/teacher/cds_w32/epoch_6.pth
+
 "Train seconds per image" is the wall time of ``runner.train()`` (data loading,
 forward, backward, step, logging; no validation) divided by the images seen; CDS
 sees each image as two views and is counted once per image. On the CPU, peak memory
@@ -69,6 +76,10 @@ def parse_args(argv=None):
                         help='use this many training images, spread evenly over '
                         'the (class-sorted) list, e.g. for a quick check')
     parser.add_argument('--test-subset', type=int, default=None)
+    parser.add_argument('--teacher-checkpoint', default=None,
+                        help='for the distillers (kd, cds_kd): the teacher\'s '
+                        'checkpoint, e.g. work_dirs/compare/cds_w32/epoch_6.pth from '
+                        'a run of --methods cds_w32 (sets model.teacher_checkpoint)')
     parser.add_argument('--num-bins', type=int, default=15, help='ECE bins')
     parser.add_argument('--num-workers', type=int, default=1,
                         help='dataloader workers per method')

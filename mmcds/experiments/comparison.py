@@ -1,6 +1,7 @@
 """Train the methods the same way and measure them side by side.
 
-Train CE, DSN, DKS, DHM, SelfCon and CDS the same way and measure them side by side:
+Train CE, DSN, DKS, DHM, SelfCon and CDS (and the distillation students KD and
+CDS + KD, given a teacher checkpoint) the same way and measure them side by side:
 the logic behind ``tools/compare_methods.py``.
 
 Every method starts from its CIFAR config (same backbone, data, schedule and seed;
@@ -28,10 +29,16 @@ METHOD_CONFIGS = {
     'dhm': 'configs/dhm/resnet18-w16_1xb64_cifar10-jpg.py',
     'selfcon': 'configs/selfcon/resnet18-w16_1xb64_cifar10-jpg.py',
     'cds': 'configs/cds/resnet18-w16_1xb64_cifar10-jpg.py',
+    # Distillation: a width-32 CDS teacher, then students that need its checkpoint
+    # (--teacher-checkpoint): classic KD and distilled CDS.
+    'cds_w32': 'configs/cds/resnet18-w32_1xb64_cifar10-jpg.py',
+    'kd': 'configs/distill/resnet18-w16_r18-w32-teacher_kd_1xb64_cifar10-jpg.py',
+    'cds_kd': 'configs/distill/resnet18-w16_r18-w32-teacher_1xb64_cifar10-jpg.py',
 }
 DEFAULT_METHODS = ['ce', 'dsn', 'dks', 'selfcon', 'cds']
 METHOD_NAMES = {'ce': 'CE', 'dsn': 'DSN', 'dks': 'DKS', 'selfcon': 'SelfCon',
-                'cds': 'CDS', 'dhm': 'DHM-style'}
+                'cds': 'CDS', 'dhm': 'DHM-style', 'cds_w32': 'CDS w32 (teacher)',
+                'kd': 'KD', 'cds_kd': 'CDS + KD'}
 # Sized from a run on a 2-core CPU shared with another job (docs/results.md, run 2):
 # with one torch thread, the five default methods trained for 6 epochs over the
 # 10,000 CIFAR-10 training JPEGs and were tested on the 10,000 test JPEGs in 38.8
@@ -51,6 +58,8 @@ def build_config(args, method: str):
     path = args.config_of[method]
     cfg = Config.fromfile(path if osp.isabs(path) else osp.join(REPO_ROOT, path))
     cfg.work_dir = osp.join(args.work_dir, method)
+    if 'teacher_checkpoint' in cfg.model and args.teacher_checkpoint:
+        cfg.model.teacher_checkpoint = osp.abspath(args.teacher_checkpoint)
     num_classes = use_class_folders(cfg, args.data_root, args.train_prefix,
                                     args.test_prefix, args.train_subset,
                                     args.test_subset)
@@ -73,6 +82,34 @@ def build_config(args, method: str):
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=20)
     cfg.launcher = 'none'
     return cfg, num_classes
+
+
+def check_teacher_checkpoint(args) -> None:
+    """Refuse distiller methods without a teacher checkpoint before training.
+
+    Raises:
+        ValueError: a method's model takes ``teacher_checkpoint`` (a distiller),
+            its config sets none and ``--teacher-checkpoint`` is not given or is not a
+            file.
+    """
+    from mmengine.config import Config
+
+    if args.teacher_checkpoint:
+        if not osp.isfile(args.teacher_checkpoint):
+            raise ValueError(f'--teacher-checkpoint: file not found: '
+                             f'{args.teacher_checkpoint}')
+        return
+    needing = []
+    for method in args.methods:
+        path = args.config_of[method]
+        model = Config.fromfile(path if osp.isabs(path) else
+                                osp.join(REPO_ROOT, path)).model
+        if 'teacher_checkpoint' in model and not model.teacher_checkpoint:
+            needing.append(method)
+    if needing:
+        raise ValueError(f'--teacher-checkpoint: {needing} distil from a teacher; give '
+                         'its checkpoint, e.g. from a run of --methods cds_w32 '
+                         '(<work-dir>/cds_w32/epoch_N.pth)')
 
 
 def run_one(args) -> None:
@@ -213,9 +250,11 @@ def child_command(args, method: str, script: str) -> List[str]:
            '--epochs', str(args.epochs), '--seed', str(args.seed),
            '--num-bins', str(args.num_bins), '--num-workers', str(args.num_workers),
            '--work-dir', osp.abspath(args.work_dir)]
-    for flag in ('train_subset', 'test_subset', 'batch_size', 'resize', 'threads'):
+    for flag in ('train_subset', 'test_subset', 'batch_size', 'resize', 'threads',
+                 'teacher_checkpoint'):
         value = getattr(args, flag)
         if value is not None:
+            value = osp.abspath(value) if flag == 'teacher_checkpoint' else value
             cmd += [f'--{flag.replace("_", "-")}', str(value)]
     if method in dict(item.partition('=')[::2] for item in args.config):
         path = args.config_of[method]
@@ -262,9 +301,10 @@ def run_comparison(args, argv: List[str], script: str) -> int:
     if not osp.isdir(args.data_root) and osp.isdir(osp.join(REPO_ROOT, args.data_root)):
         # The default (../shared/data/cifar10) is relative to the repository root.
         args.data_root = osp.join(REPO_ROOT, args.data_root)
-    # Fail here, not in every child, on a wrong --data-root.
+    # Fail here, not in every child, on a wrong --data-root or a missing teacher.
     class_counts(args.data_root, args.train_prefix)
     class_counts(args.data_root, args.test_prefix)
+    check_teacher_checkpoint(args)
 
     t0 = time.perf_counter()
     env = dict(os.environ)

@@ -7,24 +7,16 @@
 # Batches are stacked by default_collate, as mmpretrain's tools/train.py does, so that
 # mmengine's own Runner.from_cfg builds the same loader as tools/train.py.
 #
-# Training view: the reference CIFAR recipe's view 1 (contrastive-deep-supervision,
-# CIFAR/train.py transform1): RandomCrop(32, padding 4, fill 128) + flip + Cutout (one
-# 16x16 hole filled with 0). Normalisation: the reference's CIFAR mean/std (x255).
+# Training view and normalisation: the reference CIFAR recipe's view 1 and mean/std
+# (cifar_views.py).
+_base_ = './cifar_views.py'
+
 data_root = '{{$MMCDS_CIFAR10:../shared/data/cifar10}}'
 dataset_type = 'CustomDataset'
-data_preprocessor = dict(
-    num_classes=10,
-    mean=[125.307, 122.961, 113.8575],
-    std=[51.5865, 50.847, 51.255],
-    # LoadImageFromFile reads BGR
-    to_rgb=True)
-view1_pipeline = [
-    dict(type='RandomCrop', crop_size=32, padding=4, pad_val=128),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='Cutout', shape=16, pad_val=0, prob=1.0),
-]
+# LoadImageFromFile reads BGR
+data_preprocessor = dict(_base_.cifar_normalization, num_classes=10, to_rgb=True)
 train_pipeline = [
-    dict(type='LoadImageFromFile'), *view1_pipeline, dict(type='PackInputs')
+    dict(type='LoadImageFromFile'), *_base_.view1_pipeline, dict(type='PackInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),

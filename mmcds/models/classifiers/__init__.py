@@ -1,7 +1,8 @@
 from .cds_classifier import CDSClassifier
+from .cds_distiller import CDSDistiller
 from .dks_classifier import DKSClassifier
 from .dsn_classifier import DSNClassifier
 from .selfcon_classifier import SelfConClassifier
 
-__all__ = ['CDSClassifier']
+__all__ = ['CDSClassifier', 'CDSDistiller']
 __all__ += ['DKSClassifier', 'DSNClassifier', 'SelfConClassifier']

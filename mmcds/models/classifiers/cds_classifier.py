@@ -87,15 +87,31 @@ class CDSClassifier(MultiExitClassifier):
         Returns:
             dict[str, Tensor]: ``loss`` and ``loss_cds_stage1..S``.
         """
-        owner = type(self).__name__
-        views = split_views(inputs, owner)
+        views = split_views(inputs, type(self).__name__)
+        stage_feats, neck_out = self.forward_views(views)
+        losses = self.head.loss(neck_out, data_samples)
+        losses.update(self.contrastive_losses(
+            self.cds_embeddings(stage_feats, len(views)), data_samples))
+        return losses
+
+    def forward_views(self, views: List[torch.Tensor]):
+        """The backbone on all views at once, and the head's input for view 1.
+
+        Args:
+            views (list[Tensor]): V views, each (N, C, H, W), view 1 first.
+
+        Returns:
+            tuple: the S stage maps of the view-major (V N)-batch, and the neck's
+            output for the first N rows (what the head classifies).
+        """
         num_images = views[0].shape[0]
         stage_feats = self.backbone(torch.cat(views, dim=0))
-
         first_view = tuple(f[:num_images] for f in stage_feats)
-        losses = self.head.loss(self.classifier_features(first_view), data_samples)
+        return stage_feats, self.classifier_features(first_view)
 
-        labels = labels_of(data_samples, views[0].device, owner)
-        for stage, z in enumerate(self.cds_embeddings(stage_feats, len(views)), 1):
-            losses[f'loss_cds_stage{stage}'] = self.cds_loss(z, labels)
-        return losses
+    def contrastive_losses(self, embeddings: List[torch.Tensor],
+                           data_samples: List[DataSample]) -> dict:
+        """``{'loss_cds_stage{k}': cds_loss(z_k, y)}`` for embeddings (N, V, D)."""
+        labels = labels_of(data_samples, embeddings[0].device, type(self).__name__)
+        return {f'loss_cds_stage{stage}': self.cds_loss(z, labels)
+                for stage, z in enumerate(embeddings, 1)}

@@ -1,10 +1,13 @@
 """mmcds: Contrastive Deep Supervision for MMPretrain and MMDetection.
 
 Importing this package registers its models, transforms and metrics into mmpretrain's
-registries, and allow-lists the types mmengine checkpoints need for ``torch.load`` with
-``weights_only=True``. Configs load it with
+registries, allow-lists the types mmengine checkpoints need for ``torch.load`` with
+``weights_only=True``, lets configs inherit ours as ``_base_ = 'mmcds::cds/...'``
+(:mod:`mmcds.registry`) and adds our model names to mmpretrain's model list
+(:mod:`mmcds.utils.model_index`). Configs load it with
 ``custom_imports = dict(imports=['mmcds'], allow_failed_imports=False)``.
 """
+from . import registry  # noqa: F401  the 'mmcds::' config scope
 from .utils import register_safe_checkpoint_globals
 from .utils.mmcv_compat import patch_mmcv_for_numpy2
 from .version import __version__
@@ -15,5 +18,8 @@ patch_mmcv_for_numpy2()
 from . import models  # noqa: E402,F401  registers into mmpretrain's registries
 from . import evaluation  # noqa: E402,F401  registers metrics into mmpretrain's METRICS
 from . import engine  # noqa: E402,F401  registers CPUAmpOptimWrapper into mmengine
+from .utils.model_index import register_model_index  # noqa: E402
+
+register_model_index()
 
 __all__ = ['__version__', 'register_safe_checkpoint_globals']

@@ -30,7 +30,7 @@ def load_model_index(path: str = MODEL_INDEX) -> list:
     from modelindex.load_model_index import load
     index = load(path)
     index.build_models_with_collections()
-    return list(index.models)
+    return [model.full_model for model in index.models]
 
 
 def register_model_index(path: str = MODEL_INDEX) -> List[str]:

@@ -27,6 +27,12 @@ setup(
     long_description=open('README.md').read() if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tools', 'configs')),
+    # The configs and the model index ship inside the package, as mmpretrain's do, so
+    # that `_base_ = 'mmcds::cds/...'` works after a regular install too
+    # (mmcds/registry.py). In the repository mmcds/.mim/ holds links to configs/ and
+    # model-index.yml (what an editable install reads); a wheel copies the files.
+    package_data={'mmcds': ['.mim/model-index.yml', '.mim/configs/**/*.py',
+                            '.mim/configs/**/*.yml', '.mim/configs/**/*.md']},
     python_requires='>=3.11',
     install_requires=parse_requirements('requirements/runtime.txt'),
     extras_require={

@@ -2,10 +2,13 @@
 
 Importing this package registers its models, transforms and metrics into mmpretrain's
 registries, its hooks, sampler and optimizer wrapper into mmengine's (so that
-mmpretrain- and mmdet-scope configs both find them), and allow-lists the types mmengine
-checkpoints need for ``torch.load`` with ``weights_only=True``. Configs load it with
+mmpretrain- and mmdet-scope configs both find them), allow-lists the types mmengine
+checkpoints need for ``torch.load`` with ``weights_only=True``, lets configs inherit
+ours as ``_base_ = 'mmcds::cds/...'`` (:mod:`mmcds.registry`) and adds our model names
+to mmpretrain's model list (:mod:`mmcds.utils.model_index`). Configs load it with
 ``custom_imports = dict(imports=['mmcds'], allow_failed_imports=False)``.
 """
+from . import registry  # noqa: F401  the 'mmcds::' config scope
 from .utils import register_safe_checkpoint_globals
 from .utils.mmcv_compat import patch_mmcv_for_numpy2
 from .version import __version__
@@ -17,5 +20,8 @@ from . import models  # noqa: E402,F401  registers into mmpretrain's registries
 from . import evaluation  # noqa: E402,F401  registers metrics into mmpretrain's METRICS
 from . import datasets  # noqa: E402,F401  registers ExactResumeSampler into mmengine
 from . import engine  # noqa: E402,F401  registers CPUAmpOptimWrapper and the hooks
+from .utils.model_index import register_model_index  # noqa: E402
+
+register_model_index()
 
 __all__ = ['__version__', 'register_safe_checkpoint_globals']

@@ -12,9 +12,10 @@
 #   3. -std=c++14/-std=c++17 in its setup.py raised to -std=c++20, which torch's headers need.
 #
 # Idempotent: a venv whose stamp matches the requirement files is left as it is.
+# mmcv's ops are built with CUDA kernels where nvcc and an NVIDIA GPU are present, for the CPU
+# only elsewhere (mmcds/utils/mmcv_ops.py decides and says why); one wheel is cached per flavour.
 # Environment: MMCDS_VENV, MMCDS_CACHE, PYTHON (interpreter for the venv, Python 3.11),
-# MAX_JOBS (compile jobs, default: number of cores), MMCDS_MMCV_CUDA=1 to build mmcv's CUDA ops
-# (default: CPU ops only, even where a GPU is visible, so the cached wheel works everywhere).
+# MAX_JOBS (compile jobs, default: number of cores), MMCDS_MMCV_CUDA=1/0 to force CUDA/CPU ops.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,8 +33,12 @@ on_error() {
 }
 trap on_error ERR
 
+STEP="decide which mmcv ops to build (MMCDS_MMCV_CUDA: 0 or 1)"
+flavour=$("$PYTHON" -I "$ROOT/mmcds/utils/mmcv_ops.py" flavour)
+
 stamp_of_inputs() {
-    cat "$ROOT"/requirements/*.txt "$ROOT/scripts/install.sh" "$ROOT/setup.py" | sha256sum | cut -d' ' -f1
+    { cat "$ROOT"/requirements/*.txt "$ROOT/scripts/install.sh" "$ROOT/setup.py"
+      echo "mmcv ops: $flavour"; } | sha256sum | cut -d' ' -f1
 }
 
 STAMP_FILE="$VENV/.mmcds-install-stamp"
@@ -66,17 +71,17 @@ quiet_pip install -q -r "$ROOT/requirements/build.txt"
 
 STEP="install mmcv $MMCV_VERSION with compiled ops"
 torch_tag=$("$PY" -c 'import sys, torch; v = torch.__version__.split("+")[0]; print(f"torch{v}-cp{sys.version_info[0]}{sys.version_info[1]}")')
-flavour=cpu
-if [[ "${MMCDS_MMCV_CUDA:-0}" == "1" ]]; then flavour=cuda; fi
 WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV_VERSION-$torch_tag-$flavour"
 mmcv_ok() {
-    "$PY" - <<EOF 2>/dev/null
+    "$PY" - <<EOF 2>/dev/null || return 1
 import mmcv, mmcv.ops
 assert mmcv.__version__ == "$MMCV_VERSION", mmcv.__version__
 EOF
+    # CPU ops also come with a CUDA build; CUDA ops must be there to skip the build
+    [[ "$flavour" == "cpu" ]] || "$PY" -I "$ROOT/mmcds/utils/mmcv_ops.py" has-cuda-ops
 }
 if mmcv_ok; then
-    say "mmcv $MMCV_VERSION with ops already installed"
+    say "mmcv $MMCV_VERSION with $flavour ops already installed"
 else
     if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
         say "building mmcv $MMCV_VERSION from source with its C++ ops ($flavour)."

@@ -96,7 +96,7 @@ def test_table_format():
     assert table[3].startswith('| CDS | failed: boom |')
 
 
-def test_tiny_end_to_end_run(tiny_data, tmp_path):
+def test_tiny_end_to_end_run(tiny_data, tmp_path, capsys):
     work_dir = tmp_path / 'compare'
     # One single-view method with auxiliary classifiers and the two-view CDS; the
     # other configs' models are exercised in test_baselines.py.
@@ -105,6 +105,10 @@ def test_tiny_end_to_end_run(tiny_data, tmp_path):
                          '--epochs', '1', '--batch-size', '8', '--num-workers', '0',
                          '--train-subset', '16', '--work-dir', str(work_dir)])
     assert code == 0
+    printed = capsys.readouterr().out
+    # progress: which method (of how many), its epochs and the time left
+    assert re.search(r'\[compare\] dks \(1/2\): training', printed)
+    assert re.search(r'\[compare\] CDS seed 0: epoch 1/1, .* elapsed, ~0 s left', printed)
     report = (work_dir / 'results.md').read_text()
     rows = [line for line in report.splitlines() if line.startswith('| ')][1:]
     assert [row.split('|')[1].strip() for row in rows] == ['DKS', 'CDS']

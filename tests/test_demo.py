@@ -42,6 +42,8 @@ def test_demo_quick_mode_prints_the_table_and_writes_plots(tmp_path):
                 'expected calibration error', 'COCO bbox mAP (%)', 'time: total (s)'):
         assert row in result.stdout, row
     assert '[demo] step: convert the CDS checkpoint' in output
+    for run in ('CE classifier', 'CDS classifier', 'Faster R-CNN'):
+        assert f'[progress] {run} seed 0: epoch 1/' in output, run
     for name in ('results.md', 'results.json', 'training_curves.png',
                  'per_class_accuracy.png'):
         assert osp.getsize(work_dir / name) > 0, name

@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 import mmcds  # noqa: F401  registers mmcds modules, allow-lists checkpoint types
 from mmcds.utils.launch import (apply_dataloader_defaults, config_scope,
                                 default_work_dir, setup_cpu_distributed)
+from mmcds.utils.mmcv_ops import check_mmcv_ops_for_device
 
 
 def parse_args():
@@ -141,6 +142,8 @@ def main():
                          'path of the output file before using `--out-item`.')
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    # A run on CUDA with an mmcv built without CUDA ops stops now, saying how to rebuild.
+    check_mmcv_ops_for_device(cfg)
     setup_cpu_distributed(cfg)
 
     if 'runner_type' not in cfg:

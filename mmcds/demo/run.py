@@ -49,11 +49,13 @@ def prepare_digits(data_dir: str, quick: bool, seed: int):
 
 
 def train_classifier(config: str, work_dir: str, data_root: str, epochs: int,
-                     seed: int, train_subset: Optional[int] = None) -> Dict:
+                     seed: int, train_subset: Optional[int] = None,
+                     label: str = 'classifier') -> Dict:
     """Train and test one demo classifier.
 
     Train and test one demo classifier on the class folders under ``data_root``;
-    returns top-1, ECE, per-class accuracy, the loss history and the checkpoint."""
+    returns top-1, ECE, per-class accuracy, the loss history and the checkpoint.
+    ``label`` names the run in the per-epoch progress lines."""
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
     cfg.randomness.seed = seed
@@ -65,7 +67,8 @@ def train_classifier(config: str, work_dir: str, data_root: str, epochs: int,
                           dict(type='ExpectedCalibrationError', num_bins=15),
                           dict(type='ConfusionMatrix', num_classes=num_classes)]
     run = measured_run(cfg, history_keys=['loss'] +
-                       [f'loss_cds_stage{k}' for k in range(1, 5)])
+                       [f'loss_cds_stage{k}' for k in range(1, 5)],
+                       label=f'{label} seed {seed}')
     confusion = np.asarray(run['metrics']['confusion_matrix/result'], dtype=np.float64)
     # The per-sample outputs behind the table's top-1 and ECE, for checks and plots.
     np.savez(osp.join(work_dir, 'calibration.npz'),
@@ -94,7 +97,7 @@ def train_detector(work_dir: str, data_root: str, backbone_checkpoint: str,
     cfg.model.backbone.init_cfg.checkpoint = backbone_checkpoint
     use_coco(cfg, data_root, image_scale)
     set_epochs(cfg, epochs)
-    run = measured_run(cfg)
+    run = measured_run(cfg, label=f'Faster R-CNN seed {seed}')
     if 'coco/bbox_mAP' not in run['metrics']:
         # mmdet's CocoMetric returns nothing when no box scored above score_thr
         log('the detector found no box above its score threshold: mAP 0')
@@ -133,7 +136,7 @@ def run_demo(work_dir: str = 'work_dirs/demo',
         log(f'step: train the {method} classifier ({cls_epochs} epochs on {cls_data})')
         classifiers[method] = train_classifier(
             config, osp.join(work_dir, method.lower()), cls_data, cls_epochs, seed,
-            train_subset=256 if quick else None)
+            train_subset=256 if quick else None, label=f'{method} classifier')
         timings[f'train {method} classifier'] = classifiers[method]['train_seconds']
 
     log('step: convert the CDS checkpoint to a backbone-only checkpoint')

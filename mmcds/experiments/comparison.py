@@ -18,6 +18,7 @@ import time
 from typing import Dict, List, Tuple
 
 from .config_edit import class_counts, insert_resize, set_epochs, use_class_folders
+from .progress import PROGRESS_TAG
 from .report import (machine_description, markdown_table, plot_bars,
                      plot_reliability_grid, read_loss_curve, utc_now)
 
@@ -128,7 +129,8 @@ def run_one(args) -> None:
         torch.set_num_threads(args.threads)
     cfg, num_classes = build_config(args, method)
     os.makedirs(cfg.work_dir, exist_ok=True)
-    run = measured_run(cfg)
+    run = measured_run(cfg,
+                       label=f'{METHOD_NAMES.get(method, method)} seed {args.seed}')
     calibration = run.pop('calibration')
     metrics = run.pop('metrics')
     run.pop('history')
@@ -262,19 +264,27 @@ def child_command(args, method: str, script: str) -> List[str]:
     return cmd
 
 
-def _train_in_subprocess(args, method: str, script: str, env: dict) -> Tuple[Dict, float]:
+def _train_in_subprocess(args, method: str, script: str, env: dict,
+                         position: str = '') -> Tuple[Dict, float]:
     method_dir = osp.join(args.work_dir, method)
     os.makedirs(method_dir, exist_ok=True)
     result_file = osp.join(method_dir, 'result.json')
     if osp.exists(result_file):
         os.remove(result_file)
     log_file = osp.join(method_dir, 'compare.log')
-    print(f'[compare] {method}: training ({args.config_of[method]}), log in '
+    print(f'[compare] {method}{position}: training ({args.config_of[method]}), log in '
           f'{log_file}', flush=True)
     start = time.perf_counter()
-    with open(log_file, 'w') as log:
-        proc = subprocess.run(child_command(args, method, script), stdout=log,
-                              stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+    # The child's output goes to its log; its progress lines (one per epoch, with
+    # the time left) are shown here as well.
+    with open(log_file, 'w') as log, subprocess.Popen(
+            child_command(args, method, script), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, text=True) as proc:
+        for line in proc.stdout:
+            log.write(line)
+            if PROGRESS_TAG in line:
+                progress = line[line.index(PROGRESS_TAG) + len(PROGRESS_TAG):].strip()
+                print(f'[compare] {progress}', flush=True)
     if proc.returncode == 0 and osp.exists(result_file):
         with open(result_file) as f:
             return json.load(f), time.perf_counter() - start
@@ -311,8 +321,9 @@ def run_comparison(args, argv: List[str], script: str) -> int:
     env['PYTHONPATH'] = os.pathsep.join(filter(None, [REPO_ROOT,
                                                       env.get('PYTHONPATH')]))
     results = []
-    for method in args.methods:
-        result, seconds = _train_in_subprocess(args, method, script, env)
+    for index, method in enumerate(args.methods, 1):
+        result, seconds = _train_in_subprocess(args, method, script, env,
+                                               f' ({index}/{len(args.methods)})')
         results.append(result)
         # Rewrite the table after every method: an interrupted run keeps what it
         # measured.

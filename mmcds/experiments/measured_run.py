@@ -9,6 +9,8 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from .progress import ProgressHook
+
 # What inference runs in an mmpretrain ImageClassifier (and in our classifiers).
 INFERENCE_MODULES = ('backbone', 'neck', 'head')
 
@@ -68,8 +70,12 @@ def _calibration_samples(runner: Runner) -> Optional[Dict[str, list]]:
     return None
 
 
-def measured_run(cfg: Config, history_keys=('loss', )) -> Dict:
+def measured_run(cfg: Config, history_keys=('loss', ),
+                 label: Optional[str] = None) -> Dict:
     """Build a runner from ``cfg``, train, test, and return what was measured.
+
+    With a ``label`` (e.g. ``'CDS seed 0'``), a :class:`ProgressHook` logs a line per
+    finished epoch: the label, the epoch and the time left.
 
     Returns:
         dict: ``metrics`` (the test evaluators' results), ``train_seconds``,
@@ -84,6 +90,8 @@ def measured_run(cfg: Config, history_keys=('loss', )) -> Dict:
     runner = Runner.from_cfg(cfg)
     measure = MeasureHook()
     runner.register_hook(measure)
+    if label is not None:
+        runner.register_hook(ProgressHook(label))
     model = runner.model
     params_train = sum(p.numel() for p in model.parameters())
     params_test = sum(p.numel() for name in INFERENCE_MODULES

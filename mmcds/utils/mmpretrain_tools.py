@@ -1,0 +1,64 @@
+"""Run mmpretrain's command-line tools on mmcds configs and checkpoints.
+
+mmpretrain 1.2.0 ships its tools with the package (``mmpretrain/.mim/tools``) but not
+as importable modules. :func:`run_mmpretrain_tool` imports mmcds (registering our
+models, metrics and the ``mmcds::`` scope) and then runs the tool's file as
+``python TOOL ARGS`` would; ``tools/analysis_tools/*.py`` and
+``tools/visualization/vis_tsne.py`` are thin wrappers around it, taking mmpretrain's
+flags.
+"""
+import contextlib
+import os.path as osp
+import runpy
+import sys
+from typing import Iterator, Optional, Sequence
+
+
+def mmpretrain_tool_path(relative: str) -> str:
+    """The path of mmpretrain's ``tools/<relative>`` in the installed package."""
+    import mmpretrain
+    path = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools', relative)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'mmpretrain {mmpretrain.__version__} at {osp.dirname(mmpretrain.__file__)} '
+            f'ships no tools/{relative}; install mmpretrain 1.2.0 from PyPI')
+    return path
+
+
+def run_mmpretrain_tool(relative: str, argv: Optional[Sequence[str]] = None) -> None:
+    """Run mmpretrain's ``tools/<relative>`` as ``python TOOL *argv`` (default: this
+    process's arguments), after ``import mmcds``."""
+    import mmcds  # noqa: F401  registers our modules before the tool parses a config
+    path = mmpretrain_tool_path(relative)
+    args = sys.argv[1:] if argv is None else list(argv)
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    # what `python TOOL` sets: the tool's name and folder (its sibling imports)
+    sys.argv = [path, *args]
+    sys.path.insert(0, osp.dirname(path))
+    try:
+        runpy.run_path(path, run_name='__main__')
+    finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
+
+
+@contextlib.contextmanager
+def tsne_taking_n_iter() -> Iterator[None]:
+    """Let mmpretrain's vis_tsne call scikit-learn's ``TSNE(n_iter=...)``.
+
+    scikit-learn 1.5 renamed ``n_iter`` to ``max_iter`` and 1.7 removed it, so the tool
+    fails with a TypeError on the installed scikit-learn; inside this context
+    ``sklearn.manifold.TSNE`` maps the argument over.
+    """
+    import sklearn.manifold as manifold
+    original = manifold.TSNE
+
+    def tsne(*args, n_iter=None, **kwargs):
+        if n_iter is not None:
+            kwargs['max_iter'] = n_iter
+        return original(*args, **kwargs)
+
+    manifold.TSNE = tsne
+    try:
+        yield
+    finally:
+        manifold.TSNE = original

@@ -9,7 +9,10 @@
 #
 # Training view: the reference CIFAR recipe's view 1 (contrastive-deep-supervision,
 # CIFAR/train.py transform1): RandomCrop(32, padding 4, fill 128) + flip + Cutout (one
-# 16x16 hole filled with 0). Normalisation: the reference's CIFAR mean/std (x255).
+# 16x16 hole filled with 0, clipped at the borders as CIFAR/cutout.py does: mmcds's
+# ClippedCutout; mmpretrain's Cutout keeps full-size holes at the top/left borders).
+# Normalisation: the reference's mean/std (0.4914, 0.4822, 0.4465) /
+# (0.2023, 0.1994, 0.2010), x255.
 data_root = '{{$MMCDS_CIFAR10:../shared/data/cifar10}}'
 dataset_type = 'CustomDataset'
 data_preprocessor = dict(
@@ -21,7 +24,7 @@ data_preprocessor = dict(
 view1_pipeline = [
     dict(type='RandomCrop', crop_size=32, padding=4, pad_val=128),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='Cutout', shape=16, pad_val=0, prob=1.0),
+    dict(type='ClippedCutout', length=16, n_holes=1, pad_val=0),
 ]
 train_pipeline = [
     dict(type='LoadImageFromFile'), *view1_pipeline, dict(type='PackInputs')

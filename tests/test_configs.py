@@ -62,7 +62,7 @@ def test_method_settings_are_written_once():
     texts = {path: open(osp.join(REPO_ROOT, path)).read() for path in glob.glob(
         'configs/**/*.py', recursive=True)}
     # The CDS loss settings live in one file; no leaf re-exports prefixed variables.
-    assert [p for p, t in texts.items() if 'temperature=0.07' in t] == \
+    assert [p for p, t in texts.items() if re.search(r'\btemperature=0\.07', t)] == \
         ['configs/_base_/methods/cds.py']
     assert not [p for p, t in texts.items() if re.search(r'_base_\.cds_', t)]
     assert sorted(p for p, t in texts.items() if "type='ContrastiveDSLoss'" in t) == \

@@ -7,27 +7,19 @@
 # Batches are stacked by default_collate, as mmpretrain's tools/train.py does, so that
 # mmengine's own Runner.from_cfg builds the same loader as tools/train.py.
 #
-# Training view: the reference CIFAR recipe's view 1 (contrastive-deep-supervision,
-# CIFAR/train.py transform1): RandomCrop(32, padding 4, fill 128) + flip + Cutout (one
-# 16x16 hole filled with 0, clipped at the borders as CIFAR/cutout.py does: mmcds's
-# ClippedCutout; mmpretrain's Cutout keeps full-size holes at the top/left borders).
-# Normalisation: the reference's mean/std (0.4914, 0.4822, 0.4465) /
-# (0.2023, 0.1994, 0.2010), x255.
+# Training view and normalisation: the reference CIFAR recipe's view 1 and mean/std
+# (cifar_reference_views.py).
+_base_ = './cifar_reference_views.py'
+
 data_root = '{{$MMCDS_CIFAR10:../shared/data/cifar10}}'
 dataset_type = 'CustomDataset'
 data_preprocessor = dict(
     num_classes=10,
-    mean=[125.307, 122.961, 113.8575],
-    std=[51.5865, 50.847, 51.255],
+    **_base_.cifar_normalisation,
     # LoadImageFromFile reads BGR
     to_rgb=True)
-view1_pipeline = [
-    dict(type='RandomCrop', crop_size=32, padding=4, pad_val=128),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='ClippedCutout', length=16, n_holes=1, pad_val=0),
-]
 train_pipeline = [
-    dict(type='LoadImageFromFile'), *view1_pipeline, dict(type='PackInputs')
+    dict(type='LoadImageFromFile'), *_base_.view1_pipeline, dict(type='PackInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -1,10 +1,12 @@
 """ResNeXt with the CIFAR stem (3x3 conv, stride 1, no max-pool)."""
-from mmpretrain.models.backbones import ResNet_CIFAR, ResNeXt
+from mmpretrain.models.backbones import ResNeXt
 from mmpretrain.registry import MODELS
+
+from .cifar_stem import CIFARStemMixin
 
 
 @MODELS.register_module()
-class ResNeXt_CIFAR(ResNeXt):
+class ResNeXt_CIFAR(CIFARStemMixin, ResNeXt):
     """mmpretrain's ``ResNeXt`` with ``ResNet_CIFAR``'s stem and forward.
 
     The stem is one 3x3 convolution of stride 1 (+ norm + ReLU) and there is no
@@ -19,12 +21,3 @@ class ResNeXt_CIFAR(ResNeXt):
         **kwargs: ``ResNeXt``'s other arguments (groups, width_per_group,
             out_indices, ...). ``deep_stem`` is not supported.
     """
-
-    _make_stem_layer = ResNet_CIFAR._make_stem_layer
-    forward = ResNet_CIFAR.forward
-
-    def __init__(self, depth: int, **kwargs):
-        if kwargs.get('deep_stem'):
-            raise ValueError('ResNeXt_CIFAR.deep_stem: not supported; the CIFAR '
-                             'stem is one 3x3 convolution')
-        super().__init__(depth, **kwargs)

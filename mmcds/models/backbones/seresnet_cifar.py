@@ -1,12 +1,13 @@
 """SE-ResNet with the CIFAR stem, including the basic-block depths 18 and 34."""
-from mmpretrain.models.backbones import ResNet_CIFAR, SEResNet
+from mmpretrain.models.backbones import SEResNet
 from mmpretrain.registry import MODELS
 
+from .cifar_stem import CIFARStemMixin
 from .se_basic_block import SEBasicBlock
 
 
 @MODELS.register_module()
-class SEResNet_CIFAR(SEResNet):
+class SEResNet_CIFAR(CIFARStemMixin, SEResNet):
     """mmpretrain's ``SEResNet`` with ``ResNet_CIFAR``'s stem and forward.
 
     The stem is one 3x3 convolution of stride 1 (+ norm + ReLU), no max-pool (as
@@ -25,11 +26,3 @@ class SEResNet_CIFAR(SEResNet):
         34: (SEBasicBlock, (3, 4, 6, 3)),
         **SEResNet.arch_settings
     }
-    _make_stem_layer = ResNet_CIFAR._make_stem_layer
-    forward = ResNet_CIFAR.forward
-
-    def __init__(self, depth: int, **kwargs):
-        if kwargs.get('deep_stem'):
-            raise ValueError('SEResNet_CIFAR.deep_stem: not supported; the CIFAR '
-                             'stem is one 3x3 convolution')
-        super().__init__(depth, **kwargs)

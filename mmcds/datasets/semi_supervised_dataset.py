@@ -6,15 +6,19 @@ import numpy as np
 from mmengine.fileio import list_from_file
 from mmpretrain.registry import DATASETS
 
+UNLABELLED = -1
+
 
 @DATASETS.register_module()
 class SemiSupervisedDataset:
     """Keeps the labels of some images of a data set and marks the rest unlabelled.
 
-    The wrapped data set is read as it is; an unlabelled image's data information
-    loses its ``gt_label`` before the pipeline, so its ``DataSample`` has none and
-    ``CDSClassifier`` treats it as unlabelled (label -1: no cross-entropy, only its
-    own other views as contrastive positives).
+    The wrapped data set is read as it is; an unlabelled image's ``gt_label`` is
+    replaced by -1 before the pipeline, which ``CDSClassifier`` and
+    ``ContrastiveDSLoss`` read as unlabelled (no cross-entropy; only its own other
+    views as contrastive positives). The label is replaced rather than dropped
+    because mmpretrain's ``ClsDataPreprocessor`` gathers ``gt_label`` from every
+    sample of a batch when the first one has it.
 
     Which images keep their labels, exactly one of:
 
@@ -136,11 +140,11 @@ class SemiSupervisedDataset:
         return bool(self._labelled[self._indices[idx]])
 
     def get_data_info(self, idx: int) -> dict:
-        """The wrapped data set's information, without ``gt_label`` if unlabelled."""
+        """The wrapped data set's information, ``gt_label`` -1 if unlabelled."""
         index = int(self._indices[idx])
         info = self.dataset.get_data_info(index)
         if not self._labelled[index]:
-            info.pop('gt_label', None)
+            info['gt_label'] = UNLABELLED
         return info
 
     def __getitem__(self, idx: int):

@@ -372,7 +372,7 @@ def test_cifar_configs_build_and_train_one_step(config, keys, ce_config):
     assert not torch.equal(stem, before)
 
 
-@pytest.mark.parametrize('method', ['ce', 'dsn', 'dks', 'selfcon'])
+@pytest.mark.parametrize('method', ['ce', 'dsn', 'dks', 'dhm', 'selfcon'])
 def test_imagenet_configs_build_and_train_like_cds(method):
     cfg = Config.fromfile(f'configs/{method}/resnet18_8xb32_in1k.py')
     cds = Config.fromfile('configs/cds/resnet18_8xb32_in1k.py')
@@ -388,3 +388,22 @@ def test_imagenet_configs_build_and_train_like_cds(method):
     model = MODELS.build(cfg.model)
     assert model.stage_channels == (64, 128, 256, 512)
     assert model.head.num_classes == 1000
+
+
+@pytest.mark.parametrize('depth', [34, 50])
+@pytest.mark.parametrize('method', ['ce', 'dsn', 'dks', 'dhm'])
+def test_imagenet_r34_r50_baselines_are_r18_with_another_depth(method, depth):
+    """The paper's Table 3 baselines: the same 90-epoch recipe, only the network
+    changes (like configs/cds/resnet{34,50}_8xb32_in1k.py)."""
+    cfg = Config.fromfile(f'configs/{method}/resnet{depth}_8xb32_in1k.py')
+    r18 = Config.fromfile(f'configs/{method}/resnet18_8xb32_in1k.py')
+    cds = Config.fromfile(f'configs/cds/resnet{depth}_8xb32_in1k.py')
+    for field in set(cfg.keys()) - {'model'}:
+        assert cfg[field] == r18[field], field
+    assert cfg.model.backbone == dict(r18.model.backbone, depth=depth)
+    assert cfg.model.head == dict(r18.model.head, in_channels=512 if depth == 34
+                                  else 2048)
+    assert {k: v for k, v in cfg.model.items() if k not in ('backbone', 'head')} == \
+        {k: v for k, v in r18.model.items() if k not in ('backbone', 'head')}
+    assert cfg.model.backbone.depth == cds.model.backbone.depth
+    assert cfg.model.head.in_channels == cds.model.head.in_channels

@@ -4,5 +4,5 @@
 _base_ = ['../ce/resnet50_8xb8_stanford-dogs.py', '../_base_/methods/cds.py']
 
 model = _base_.method
-train_dataloader = dict(dataset=dict(pipeline=_base_.cds_train_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=_base_.two_view_pipeline))
 data_preprocessor = dict(type='MultiViewClsDataPreprocessor')

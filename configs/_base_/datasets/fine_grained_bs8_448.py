@@ -4,7 +4,7 @@
 # (mmpretrain::_base_/datasets/cub_bs8_448.py: resize the short side to 600, random crop
 # 448 + flip for training, centre crop 448 for testing) and 8 images per GPU. Each data
 # set's base sets its dataset and num_classes.
-# CDS configs train on cds_train_pipeline: view 1 is the recipe's, view 2 (ours; the
+# CDS configs train on two_view_pipeline: view 1 is the recipe's, view 2 (ours; the
 # paper gives none for these sets) the ImageNet view 2 at 448 px: a SimCLR crop (scale
 # 0.2-1) + flip + colour distortion.
 _base_ = ['./imagenet_bs32.py', './contrastive_color.py']
@@ -18,7 +18,7 @@ view2_pipeline = [dict(type='RandomResizedCrop', scale=448, crop_ratio_range=(0.
 train_pipeline = [load, *view1_pipeline, pack]
 test_pipeline = [load, dict(type='Resize', scale=600),
                  dict(type='CenterCrop', crop_size=448), pack]
-cds_train_pipeline = [
+two_view_pipeline = [
     load, dict(type='MultiView', num_views=[1, 1],
                transforms=[view1_pipeline, view2_pipeline]), pack]
 train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))

@@ -79,7 +79,9 @@ class CDSClassifier(MultiExitClassifier):
                 cds_neck['stages'] = tuple(cds_stages)
         self.cds_neck = cds_neck if isinstance(cds_neck, nn.Module) \
             else MODELS.build(cds_neck)
-        self.cds_stages = tuple(self.cds_neck.stages)
+        # A neck given as a module supervises what it has heads for (all by default).
+        self.cds_stages = tuple(getattr(self.cds_neck, 'stages',
+                                        range(len(self.stage_channels))))
         self.cds_loss = MODELS.build(cds_loss or dict(type='ContrastiveDSLoss'))
 
     def cds_embeddings(self, stage_feats, num_views: int) -> List[torch.Tensor]:

@@ -125,14 +125,17 @@ def test_dsn_errors_name_the_field():
 
 
 # ----------------------------------------------------------------------------- DKS
-def hand_kl(logits, temperature, pairs):
-    """T^2 * mean over pairs (student i, teacher j) of batch-mean KL(p_j || p_i)."""
+def hand_kl(logits, temperature, pairs, reduction='sum'):
+    """T^2 * (sum or mean) over pairs (student i, teacher j) of batch-mean
+    KL(p_j || p_i)."""
     total = 0.
     for i, j in pairs:
         p_i = F.softmax(logits[i] / temperature, dim=1)
         p_j = F.softmax(logits[j] / temperature, dim=1)
         total += (p_j * (p_j.log() - p_i.log())).sum(dim=1).mean()
-    return temperature**2 * total / len(pairs)
+    if reduction == 'mean':
+        total = total / len(pairs)
+    return temperature**2 * total
 
 
 def test_dks_knowledge_matching_matches_hand_formula():
@@ -144,11 +147,38 @@ def test_dks_knowledge_matching_matches_hand_formula():
     assert torch.allclose(model.knowledge_matching_loss(logits), expected, atol=1e-6)
     # 'main' (DHM-style): only the pairs with the last (main) classifier.
     model.kl_pairs = 'main'
-    expected = 0.5 * hand_kl(logits, 2.0, [(0, 2), (1, 2), (2, 0), (2, 1)])
+    main_pairs = [(0, 2), (1, 2), (2, 0), (2, 1)]
+    expected = 0.5 * hand_kl(logits, 2.0, main_pairs)
+    assert torch.allclose(model.knowledge_matching_loss(logits), expected, atol=1e-6)
+    # Our variant: the mean over the pairs.
+    model.kl_reduction = 'mean'
+    expected = 0.5 * hand_kl(logits, 2.0, main_pairs, 'mean')
     assert torch.allclose(model.knowledge_matching_loss(logits), expected, atol=1e-6)
     # Agreeing classifiers cost nothing.
     same = [logits[0]] * 3
     assert float(model.knowledge_matching_loss(same)) == pytest.approx(0, abs=1e-7)
+
+
+def test_dks_defaults_are_the_authors_definition():
+    """CE weight 1 on every classifier; KL at T = 1 summed over all 12 ordered pairs
+    of the 4 classifiers, weight 1."""
+    model = build('DKSClassifier').eval()
+    assert (model.kl_temperature, model.kl_reduction, model.kl_pairs) == (1.0, 'sum',
+                                                                         'all')
+    x, labels = batch(), torch.tensor(LABELS)
+    losses = model(x, samples(), mode='loss')
+    stage_feats = model.backbone(x)
+    logits = []
+    for stage in (0, 1, 2):
+        key = f'stage{stage + 1}'
+        logits.append(model.exit_heads[key]((model.exits[key](stage_feats[stage]), )))
+        assert torch.allclose(losses[f'loss_exit_{key}'],
+                              F.cross_entropy(logits[-1], labels), atol=1e-6)
+    logits.append(model(x, mode='tensor'))
+    pairs = [(i, j) for i in range(4) for j in range(4) if i != j]
+    assert len(pairs) == 12
+    assert torch.allclose(losses['loss_dks_kl'], hand_kl(logits, 1.0, pairs),
+                          atol=1e-5)
 
 
 def test_dks_loss_keys_and_gradients():
@@ -175,7 +205,7 @@ def test_dks_detached_target_gets_no_gradient_from_its_own_teaching():
     grad_main = main.grad.clone()
     main.grad = None
     t = model.kl_temperature
-    one_term = 0.5 * model.kl_loss_weight * t**2 * F.kl_div(
+    one_term = model.kl_loss_weight * t**2 * F.kl_div(
         F.log_softmax(main / t, 1), F.log_softmax(student.detach() / t, 1),
         reduction='batchmean', log_target=True)
     one_term.backward()
@@ -187,6 +217,8 @@ def test_dks_errors():
         build('DKSClassifier', kl_pairs='neighbours')
     with pytest.raises(ValueError, match='kl_temperature'):
         build('DKSClassifier', kl_temperature=0)
+    with pytest.raises(ValueError, match='DKSClassifier.kl_reduction'):
+        build('DKSClassifier', kl_reduction='max')
 
 
 # ------------------------------------------------------------------------- SelfCon
@@ -202,6 +234,11 @@ def test_selfcon_default_is_one_resnet_exit_after_layer2():
         model.backbone.layer3[0].conv1.weight.data_ptr()
     assert not torch.equal(trunk[0][0].conv1.weight, model.backbone.layer3[0].conv1.weight)
     assert set(model.selfcon_projectors) == {'stage2', 'backbone'}
+    # The authors' one-stage CEResNet: Linear projectors, the backbone's frozen.
+    assert isinstance(model.selfcon_projectors['stage2'], torch.nn.Linear)
+    assert not any(p.requires_grad
+                   for p in model.selfcon_projectors['backbone'].parameters())
+    assert model.selfcon_loss.base_temperature == 0.07
 
 
 def test_selfcon_loss_keys_and_values():
@@ -218,9 +255,10 @@ def test_selfcon_loss_keys_and_values():
     z_backbone = F.normalize(model.selfcon_projectors['backbone'](pooled), dim=1)
     assert z_exit.shape == (6, 128)
     # The exit's and the backbone's projections of an image are its two "views":
-    # 0.8 * SupCon at temperature 0.1, written out anchor by anchor.
-    expected = 0.8 * supcon_by_loops(torch.stack([z_exit, z_backbone], dim=1).detach(),
-                                     LABELS, temperature=0.1)
+    # 0.8 * SupCon at temperature 0.1, scaled by 0.1 / 0.07 as the authors' ConLoss
+    # does, written out anchor by anchor.
+    expected = 0.8 * (0.1 / 0.07) * supcon_by_loops(
+        torch.stack([z_exit, z_backbone], dim=1).detach(), LABELS, temperature=0.1)
     assert float(losses['loss_selfcon']) == pytest.approx(expected, rel=1e-5)
     exit_logits = model.exit_heads['stage2']((exit_feat, ))
     assert torch.allclose(losses['loss_exit_stage2'],
@@ -235,12 +273,17 @@ def test_selfcon_gradients():
     # but not the classifiers.
     assert grad_norm(model.exits['stage2']) > 0
     assert grad_norm(model.selfcon_projectors['stage2']) > 0
-    assert grad_norm(model.selfcon_projectors['backbone']) > 0
+    assert grad_norm(model.selfcon_projectors['backbone']) == 0  # frozen
     assert grad_norm(model.backbone.layer1) > 0 and grad_norm(model.backbone.layer4) > 0
     assert grad_norm(model.head) == 0 and grad_norm(model.exit_heads) == 0
     model.zero_grad(set_to_none=True)
     sum(model(batch(), samples(), mode='loss').values()).backward()
     assert grad_norm(model.head) > 0 and grad_norm(model.exit_heads) > 0
+    # The two-stage heads, all trained: an option.
+    model = build('SelfConClassifier', projector='mlp', freeze_backbone_projector=False)
+    assert isinstance(model.selfcon_projectors['backbone'], torch.nn.Sequential)
+    model(batch(), samples(), mode='loss')['loss_selfcon'].backward()
+    assert grad_norm(model.selfcon_projectors['backbone']) > 0
 
 
 def test_selfcon_two_exits_and_no_exit_classifier():
@@ -282,6 +325,8 @@ def test_selfcon_errors():
         build('SelfConClassifier', exit_stages=())
     with pytest.raises(ValueError, match='ensemble_exits'):
         build('SelfConClassifier', ensemble_exits=True, exit_loss_weight=0)
+    with pytest.raises(ValueError, match='SelfConClassifier.projector'):
+        build('SelfConClassifier', projector='transformer')
     with pytest.raises(ValueError, match='out_indices'):
         build('SelfConClassifier', backbone=dict(BACKBONE, out_indices=(1, 3)))
     # A 'resnet' exit copies the later stages, so every stage must be an output.
@@ -329,7 +374,7 @@ def test_cifar_configs_build_and_train_one_step(config, keys, ce_config):
     assert not torch.equal(stem, before)
 
 
-@pytest.mark.parametrize('method', ['ce', 'dsn', 'dks', 'selfcon'])
+@pytest.mark.parametrize('method', ['ce', 'dsn', 'dks', 'dhm', 'selfcon'])
 def test_imagenet_configs_build_and_train_like_cds(method):
     cfg = Config.fromfile(f'configs/{method}/resnet18_8xb32_in1k.py')
     cds = Config.fromfile('configs/cds/resnet18_8xb32_in1k.py')
@@ -345,3 +390,22 @@ def test_imagenet_configs_build_and_train_like_cds(method):
     model = MODELS.build(cfg.model)
     assert model.stage_channels == (64, 128, 256, 512)
     assert model.head.num_classes == 1000
+
+
+@pytest.mark.parametrize('depth', [34, 50])
+@pytest.mark.parametrize('method', ['ce', 'dsn', 'dks', 'dhm'])
+def test_imagenet_r34_r50_baselines_are_r18_with_another_depth(method, depth):
+    """The paper's Table 3 baselines: the same 90-epoch recipe, only the network
+    changes (like configs/cds/resnet{34,50}_8xb32_in1k.py)."""
+    cfg = Config.fromfile(f'configs/{method}/resnet{depth}_8xb32_in1k.py')
+    r18 = Config.fromfile(f'configs/{method}/resnet18_8xb32_in1k.py')
+    cds = Config.fromfile(f'configs/cds/resnet{depth}_8xb32_in1k.py')
+    for field in set(cfg.keys()) - {'model'}:
+        assert cfg[field] == r18[field], field
+    assert cfg.model.backbone == dict(r18.model.backbone, depth=depth)
+    assert cfg.model.head == dict(r18.model.head, in_channels=512 if depth == 34
+                                  else 2048)
+    assert {k: v for k, v in cfg.model.items() if k not in ('backbone', 'head')} == \
+        {k: v for k, v in r18.model.items() if k not in ('backbone', 'head')}
+    assert cfg.model.backbone.depth == cds.model.backbone.depth
+    assert cfg.model.head.in_channels == cds.model.head.in_channels

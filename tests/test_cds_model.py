@@ -130,6 +130,75 @@ def test_each_stage_loss_only_trains_its_own_head():
     assert model.backbone.layer3[0].conv1.weight.grad is None
 
 
+def sep_conv_block_params(c_in, c_out):
+    """The reference SepConv (CIFAR/resnet.py): dw 3x3 + pw c_in->c_in + BN(c_in) +
+    dw 3x3 + pw c_in->c_out + BN(c_out), no conv biases."""
+    return 9 * c_in + c_in * c_in + 2 * c_in + 9 * c_in + c_in * c_out + 2 * c_out
+
+
+@pytest.mark.parametrize('channels, pinned', [((64, 128, 256, 512), 726_528),
+                                              ((256, 512, 1024, 2048), 11_311_104)])
+@pytest.mark.parametrize('stages', [None, (0, 1, 2)])
+def test_projection_head_sizes_are_pinned(channels, pinned, stages):
+    """ResNet-18 and ResNet-50 heads as the reference builds them (auxiliary1..3; the
+    fourth only pools), with or without the last stage supervised."""
+    neck = MODELS.build(dict(type='CDSNeck', in_channels=channels, stages=stages))
+    count = sum(p.numel() for p in neck.parameters())
+    by_formula = sum(sep_conv_block_params(a, b)
+                     for stage in range(3)
+                     for a, b in zip(channels[stage:-1], channels[stage + 1:]))
+    assert count == by_formula == pinned
+
+
+def test_cds_stages_choose_the_supervised_stages():
+    torch.manual_seed(0)
+    every = tiny_cds_model().eval()
+    torch.manual_seed(0)
+    paper = tiny_cds_model(cds_stages=(0, 1, 2)).eval()
+    assert paper.cds_stages == (0, 1, 2) and len(paper.cds_neck.heads) == 3
+    # The same heads, so the three shared terms are equal.
+    paper.load_state_dict(every.state_dict(), strict=False)
+    views = [torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)]
+    samples = samples_with_labels([0, 1, 0, 2])
+    ours, theirs = every(views, samples, mode='loss'), paper(views, samples, mode='loss')
+    assert set(theirs) == {'loss', 'loss_cds_stage1', 'loss_cds_stage2',
+                           'loss_cds_stage3'}
+    for key in theirs:
+        assert torch.allclose(theirs[key], ours[key]), key
+    with pytest.raises(ValueError, match='CDSNeck.stages'):
+        tiny_cds_model(cds_stages=(4, ))
+    with pytest.raises(ValueError, match='CDSClassifier.cds_stages'):
+        tiny_cds_model(cds_stages=(0, 1), cds_neck=dict(type='CDSNeck', stages=(2, )))
+
+
+def test_cross_entropy_on_labelled_images_only_contrast_on_all():
+    """Semi-supervised batches: CE averages over the labelled images of view 1; the
+    contrastive terms take every image, label -1 for the unlabelled ones."""
+    torch.manual_seed(0)
+    model = tiny_cds_model().eval()
+    views = [torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)]
+    samples = samples_with_labels([0, 1, 0, 2])
+    del samples[1].gt_label
+    samples[3].set_gt_label(-1)
+    losses = model(views, samples, mode='loss')
+    logits = model(views[0], mode='tensor')
+    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], torch.tensor([0, 0]))
+    assert losses['loss'].item() == pytest.approx(expected.item(), rel=1e-5)
+    stage_feats = model.backbone(torch.cat(views))
+    z = model.cds_embeddings(stage_feats, 2)[0]
+    assert torch.allclose(losses['loss_cds_stage1'],
+                          model.cds_loss(z, torch.tensor([0, -1, 0, -1])))
+    # No labelled image: CE is 0 and the head still sees a (zero) gradient.
+    for sample in samples:
+        sample.set_gt_label(-1)
+    model.train()
+    losses = model(views, samples, mode='loss')
+    assert losses['loss'].item() == 0
+    sum(losses.values()).backward()
+    assert model.head.fc.weight.grad is not None
+    assert float(model.head.fc.weight.grad.abs().sum()) == 0
+
+
 def test_cross_entropy_uses_view_one_only():
     torch.manual_seed(0)
     model = tiny_cds_model().eval()  # eval: BN uses running stats, batch-independent

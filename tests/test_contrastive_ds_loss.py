@@ -164,3 +164,15 @@ def test_gather_distributed_equals_the_global_batch(tmp_path):
         # world_size x their share of the mean over all ranks' losses.
         assert torch.allclose(result['input_grad'] / world_size,
                               whole.grad[rank * 4:(rank + 1) * 4], atol=1e-6)
+
+
+def test_base_temperature_scales_as_supcon_code_does():
+    # SupCon's SupConLoss and SelfCon's ConLoss multiply by temperature / 0.07.
+    features = random_features(6, 2, 8, seed=7)
+    labels = torch.tensor([0, 1, 0, 2, 1, 1])
+    loss = ContrastiveDSLoss(temperature=0.1, loss_weight=0.8, base_temperature=0.07)(
+        features, labels)
+    expected = 0.8 * 0.1 / 0.07 * supcon_by_loops(features, labels.tolist(), 0.1)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match='ContrastiveDSLoss.base_temperature'):
+        ContrastiveDSLoss(base_temperature=0)

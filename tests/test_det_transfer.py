@@ -312,3 +312,55 @@ def test_train_one_iteration_and_evaluate(name, cds_checkpoint, tmp_path):
     assert_same_state(resumed['optimizer'], saved['optimizer'], 'optimizer')
     assert_same_state(resumed['schedulers'], saved['param_schedulers'],
                       'param_schedulers')
+
+
+@pytest.mark.parametrize('method', ['dsn', 'dks', 'dhm'])
+@pytest.mark.parametrize('name', sorted(R50))
+def test_baseline_detectors_change_only_the_checkpoint_and_its_hint(name, method,
+                                                                    tmp_path,
+                                                                    monkeypatch):
+    from mmcds.det import check_config_checkpoints
+    cds = Config.fromfile(R50[name][0])
+    cfg = Config.fromfile(R50[name][0].replace('_cds.py', f'_{method}.py'))
+    work_dir = f'work_dirs/{method}_resnet50_8xb32_in1k'
+    assert cfg.model.backbone.init_cfg == dict(
+        cds.model.backbone.init_cfg, checkpoint=f'{work_dir}/epoch_90.pth')
+    hint = f'configs/{method}/resnet50_8xb32_in1k.py --work-dir {work_dir}'
+    assert [h.type for h in cfg.custom_hooks] == [
+        'PretrainedCheckHook', 'NonFiniteLossHook', 'ClassCheckHook', 'DataErrorHook']
+    assert hint in cfg.custom_hooks[0].hint
+    for cfg_ in (cfg, cds):
+        cfg_.model.backbone.pop('init_cfg')
+    for field in ('model', 'train_cfg', 'optim_wrapper', 'param_scheduler',
+                  'train_dataloader', 'val_evaluator', 'custom_imports'):
+        assert cfg[field] == cds[field], field
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=f'{work_dir}/epoch_90.pth.*{hint}'):
+        check_config_checkpoints(Config.fromfile(
+            R50[name][0].replace('_cds.py', f'_{method}.py')))
+
+
+@pytest.mark.parametrize('classifier', [
+    dict(type='DSNClassifier'),
+    dict(type='DKSClassifier'),
+    dict(type='DKSClassifier', exit_type='resnet', kl_pairs='main'),  # DHM-style
+])
+def test_a_baseline_classifier_checkpoint_fills_the_detector_backbone(classifier,
+                                                                     tmp_path):
+    """The exits and their heads are left out; the backbone loads as it is."""
+    from mmpretrain.registry import MODELS
+    model = MODELS.build(dict(
+        classifier, _scope_='mmpretrain',
+        backbone=dict(type='ResNet', depth=18, stem_channels=16, base_channels=16,
+                      out_indices=(0, 1, 2, 3)),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=3, in_channels=128)))
+    randomize_state(model, seed=2)
+    assert any(k.startswith('exits.') for k in model.state_dict())
+    path = save_like_runner(model, tmp_path / 'baseline.pth')
+    detector = build_detector(small_cfg('faster_rcnn', path))
+    detector.init_weights()
+    loaded = detector.backbone.state_dict()
+    expected = model.backbone.state_dict()
+    assert set(loaded) == set(expected)
+    assert all(torch.equal(loaded[k], v) for k, v in expected.items())

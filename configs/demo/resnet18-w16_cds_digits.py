@@ -1,8 +1,8 @@
 # Demo (make demo): the classifier of resnet18-w16_ce_digits.py trained with Contrastive
 # Deep Supervision (_base_/methods/cds.py): same backbone, schedule and seed; a second
 # view and a SupCon term on every stage.
-_base_ = ['./resnet18-w16_ce_digits.py', '../_base_/methods/cds.py',
-          '../_base_/datasets/contrastive_color.py']
+# (color_distortion comes with the CE config's CIFAR data base.)
+_base_ = ['./resnet18-w16_ce_digits.py', '../_base_/methods/cds.py']
 
 model = _base_.method
 data_preprocessor = dict(type='MultiViewClsDataPreprocessor')

@@ -1,20 +1,28 @@
-# CIFAR-100 read with mmpretrain's CIFAR100 data set (the python version,
-# data/cifar100/cifar-100-python/{train,test,meta}; mmpretrain downloads it there when
-# it is missing), 128 images per batch as in the reference CIFAR recipe
-# (contrastive-deep-supervision, CIFAR/train.py and CIFAR/distill.py: BATCH_SIZE = 128).
-# Move it with --cfg-options train_dataloader.dataset.data_root=R
-# val_dataloader.dataset.data_root=R.
-#
-# Training view and normalisation: the recipe's view 1 and mean/std (cifar_views.py);
-# the data set yields RGB arrays, so no channel swap.
-_base_ = ['mmpretrain::_base_/datasets/cifar100_bs16.py', './cifar_views.py']
+# CIFAR-100 with the reference CIFAR recipe's data (contrastive-deep-supervision,
+# CIFAR/train.py): mmpretrain's CIFAR100 dataset on its on-disk pickle format,
+#   data/cifar100/cifar-100-python/{train,test,meta}
+# (the python version of the official archive, cifar-100-python.tar.gz, unpacked), 128
+# images per batch (BATCH_SIZE = 128), 4 loader workers (num_workers=4), view 1 and the
+# normalisation of cifar_reference_views.py, plain test images (transform_test).
+# Elsewhere: MMCDS_CIFAR100=/path (the folder holding cifar-100-python/) or
+# --cfg-options train_dataloader.dataset.data_root=R val_dataloader.dataset.data_root=R
+# No download (download=False): a missing set stops with mmpretrain's "Cannot find
+# CIFAR100 dataset in <data_root>".
+_base_ = ['mmpretrain::_base_/datasets/cifar100_bs16.py', './cifar_reference_views.py']
 
-data_preprocessor = dict(_base_.cifar_normalization, num_classes=100, to_rgb=False)
+data_root = '{{$MMCDS_CIFAR100:data/cifar100}}'
+# The pickles hold RGB images.
+data_preprocessor = dict(num_classes=100, **_base_.cifar_normalisation, to_rgb=False)
 train_pipeline = [*_base_.view1_pipeline, dict(type='PackInputs')]
-# default_collate stacks the batch, as mmpretrain's tools/train.py does.
-train_dataloader = dict(batch_size=128, collate_fn=dict(type='default_collate'),
-                        dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(batch_size=128, collate_fn=dict(type='default_collate'))
+test_pipeline = [dict(type='PackInputs')]
+loader = dict(batch_size=128, num_workers=4, collate_fn=dict(type='default_collate'))
+# ExactResumeSampler: augmentation seeded by (seed, epoch, index), exact --resume
+train_dataloader = dict(
+    loader, sampler=dict(type='ExactResumeSampler', shuffle=True),
+    dataset=dict(data_root=data_root, download=False, pipeline=train_pipeline))
+val_dataloader = dict(
+    loader,
+    dataset=dict(data_root=data_root, download=False, pipeline=test_pipeline))
 val_evaluator = [
     dict(type='Accuracy', topk=(1, 5)),
     dict(type='ExpectedCalibrationError', num_bins=15),

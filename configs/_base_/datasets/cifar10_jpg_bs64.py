@@ -8,13 +8,16 @@
 # mmengine's own Runner.from_cfg builds the same loader as tools/train.py.
 #
 # Training view and normalisation: the reference CIFAR recipe's view 1 and mean/std
-# (cifar_views.py).
-_base_ = './cifar_views.py'
+# (cifar_reference_views.py).
+_base_ = './cifar_reference_views.py'
 
 data_root = '{{$MMCDS_CIFAR10:../shared/data/cifar10}}'
 dataset_type = 'CustomDataset'
-# LoadImageFromFile reads BGR
-data_preprocessor = dict(_base_.cifar_normalization, num_classes=10, to_rgb=True)
+data_preprocessor = dict(
+    num_classes=10,
+    **_base_.cifar_normalisation,
+    # LoadImageFromFile reads BGR
+    to_rgb=True)
 train_pipeline = [
     dict(type='LoadImageFromFile'), *_base_.view1_pipeline, dict(type='PackInputs')
 ]

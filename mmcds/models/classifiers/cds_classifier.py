@@ -1,6 +1,6 @@
 """Contrastive Deep Supervision (Zhang et al., ECCV 2022)."""
 import copy
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -18,10 +18,15 @@ class CDSClassifier(MultiExitClassifier):
     Training (``mode='loss'``) takes V >= 2 views of N images (a list of V tensors
     (N, C, H, W), view 1 first), runs the backbone once on the (V N)-batch, and returns
 
-    - ``loss``: the head's loss (e.g. cross-entropy) on view 1 only;
-    - ``loss_cds_stage{k}`` for every backbone output k = 1..S:
-      ``cds_loss(z_k, y)`` = :math:`\lambda\,\mathrm{SupCon}(z_k, y)` on
-      ``cds_neck``'s unit-norm embeddings :math:`z_k` of all views, shaped (N, V, D).
+    - ``loss``: the head's loss (e.g. cross-entropy) on view 1 of the labelled
+      images only (semi-supervised batches: an image without ``gt_label``, or with
+      label -1, is unlabelled; the mean is over the labelled images, and is 0 when
+      there are none);
+    - ``loss_cds_stage{k}`` for every supervised backbone output k (1-based) in
+      ``cds_stages``: ``cds_loss(z_k, y)`` =
+      :math:`\lambda\,\mathrm{SupCon}(z_k, y)` on ``cds_neck``'s unit-norm
+      embeddings :math:`z_k` of all views of every image, shaped (N, V, D); an
+      unlabelled image (label -1) has only its own other views as positives.
 
     ``predict`` and ``tensor`` modes are ``ImageClassifier``'s on the last backbone
     output only: ``cds_neck`` is not run, so at test time the model costs what a plain
@@ -35,6 +40,12 @@ class CDSClassifier(MultiExitClassifier):
             the backbone when not given. Defaults to ``dict(type='CDSNeck')``.
         cds_loss (dict, optional): Defaults to ``dict(type='ContrastiveDSLoss')``
             (temperature 0.07, weight 0.1, supervised).
+        cds_stages (Sequence[int], optional): 0-based backbone outputs that get a
+            projection head and a contrastive term. Defaults to every output, as the
+            reference code does (``CIFAR/resnet.py``: ``auxiliary1..4``, the last
+            one the pooled final feature); ``(0, 1, 2)`` for S = 4 outputs is the
+            paper's equation, a sum over the K - 1 intermediate stages. Sets
+            ``cds_neck.stages``.
         **kwargs: ``ImageClassifier``'s other arguments. ``data_preprocessor``
             defaults to ``MultiViewClsDataPreprocessor``, which normalises each view.
     """
@@ -43,6 +54,7 @@ class CDSClassifier(MultiExitClassifier):
                  backbone: dict,
                  cds_neck: Optional[dict] = None,
                  cds_loss: Optional[dict] = None,
+                 cds_stages: Optional[Sequence[int]] = None,
                  **kwargs):
         data_preprocessor = kwargs.get('data_preprocessor') or {}
         if isinstance(data_preprocessor, dict):
@@ -59,14 +71,23 @@ class CDSClassifier(MultiExitClassifier):
                     f'CDSClassifier.cds_neck.in_channels: {tuple(given)} does not '
                     f'match the backbone\'s stage channels {self.stage_channels}; '
                     'leave it unset to take them from the backbone')
+            if cds_stages is not None:
+                if cds_neck.get('stages') is not None and \
+                        tuple(cds_neck['stages']) != tuple(cds_stages):
+                    raise ValueError('CDSClassifier.cds_stages: differs from '
+                                     'cds_neck.stages; set only one of them')
+                cds_neck['stages'] = tuple(cds_stages)
         self.cds_neck = cds_neck if isinstance(cds_neck, nn.Module) \
             else MODELS.build(cds_neck)
+        # A neck given as a module supervises what it has heads for (all by default).
+        self.cds_stages = tuple(getattr(self.cds_neck, 'stages',
+                                        range(len(self.stage_channels))))
         self.cds_loss = MODELS.build(cds_loss or dict(type='ContrastiveDSLoss'))
 
     def cds_embeddings(self, stage_feats, num_views: int) -> List[torch.Tensor]:
-        """The projection heads' embeddings of every stage, shaped (N, V, D).
+        """The projection heads' embeddings of the supervised stages, (N, V, D) each.
 
-        The S projection-head outputs of a view-major (V N)-batch of stage maps,
+        One per stage in ``cds_stages``, from a view-major (V N)-batch of stage maps,
         each reshaped to (N, V, D)."""
         embeddings = []
         for z in self.cds_neck(stage_feats):
@@ -77,19 +98,22 @@ class CDSClassifier(MultiExitClassifier):
 
     def loss(self, inputs: List[torch.Tensor],
              data_samples: List[DataSample]) -> dict:
-        """The head's loss on view 1 and the per-stage contrastive terms.
+        """The head's loss on view 1 of the labelled images and the contrastive terms.
 
         Args:
             inputs (list[Tensor]): V views, each (N, C, H, W); view 1 is the
                 classification view.
-            data_samples (list[DataSample]): N samples with ``gt_label``.
+            data_samples (list[DataSample]): N samples, with ``gt_label`` where the
+                image is labelled.
 
         Returns:
-            dict[str, Tensor]: ``loss`` and ``loss_cds_stage1..S``.
+            dict[str, Tensor]: ``loss`` and ``loss_cds_stage{k}`` for k in
+            ``cds_stages`` (1-based).
         """
         views = split_views(inputs, type(self).__name__)
         stage_feats, neck_out = self.forward_views(views)
-        losses = self.head.loss(neck_out, data_samples)
+        labels = labels_of(data_samples, views[0].device, type(self).__name__)
+        losses = self.labelled_head_loss(neck_out, data_samples, labels)
         losses.update(self.contrastive_losses(
             self.cds_embeddings(stage_feats, len(views)), data_samples))
         return losses
@@ -111,7 +135,32 @@ class CDSClassifier(MultiExitClassifier):
 
     def contrastive_losses(self, embeddings: List[torch.Tensor],
                            data_samples: List[DataSample]) -> dict:
-        """``{'loss_cds_stage{k}': cds_loss(z_k, y)}`` for embeddings (N, V, D)."""
+        """``{'loss_cds_stage{k}': cds_loss(z_k, y)}`` for the (N, V, D) embeddings of
+        the stages in ``cds_stages`` (k 1-based); label -1 marks an unlabelled image."""
         labels = labels_of(data_samples, embeddings[0].device, type(self).__name__)
-        return {f'loss_cds_stage{stage}': self.cds_loss(z, labels)
-                for stage, z in enumerate(embeddings, 1)}
+        return {f'loss_cds_stage{stage + 1}': self.cds_loss(z, labels)
+                for stage, z in zip(self.cds_stages, embeddings)}
+
+    def labelled_head_loss(self, neck_out, data_samples: List[DataSample],
+                           labels: torch.Tensor) -> dict:
+        """The head's loss on the labelled images (``labels >= 0``) only.
+
+        All labelled: ``head.loss`` on the whole batch, unchanged. Otherwise the
+        neck output (a tensor or tuple of tensors, batch first) and the data samples
+        are cut to the labelled images first, so the head's mean runs over them; with
+        none labelled the loss is a 0 that keeps the graph connected.
+        """
+        labelled = labels >= 0
+        if bool(labelled.all()):
+            return self.head.loss(neck_out, data_samples)
+        index = labelled.nonzero().flatten()
+
+        def select(x):
+            return type(x)(select(t) for t in x) if isinstance(x, (tuple, list)) \
+                else x[index]
+
+        if index.numel() == 0:
+            # A 0 through the head, so that every parameter stays in the graph.
+            return {'loss': self.head(neck_out).sum() * 0.}
+        return self.head.loss(select(neck_out),
+                              [data_samples[i] for i in index.tolist()])

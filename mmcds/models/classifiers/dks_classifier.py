@@ -10,6 +10,7 @@ from mmpretrain.structures import DataSample
 from .dsn_classifier import DSNClassifier
 
 KL_PAIRS = ('all', 'main')
+KL_REDUCTIONS = ('sum', 'mean')
 
 
 @MODELS.register_module()
@@ -22,40 +23,51 @@ class DKSClassifier(DSNClassifier):
 
     .. math::
 
-        \texttt{loss\_dks\_kl} = w\, T^2 \frac{1}{|Q|} \sum_{(i, j) \in Q}
+        \texttt{loss\_dks\_kl} = w\, T^2 \operatorname*{R}_{(i, j) \in Q}
             \frac{1}{N} \sum_{n=1}^{N}
             \mathrm{KL}\big(\bar p_j(x_n) \,\|\, p_i(x_n)\big)
 
     where :math:`Q` holds the ordered pairs :math:`(i, j), i \ne j` (every classifier
     learns from every other one; ``kl_pairs='all'``, DKS's dense synergy) or only the
     pairs that include the main head (``kl_pairs='main'``: main <-> each exit, as in
-    DHM, Li et al. CVPR 2020). :math:`\bar p_j` is the target, detached when
-    ``detach_target`` (each classifier is pulled towards the others; no gradient flows
-    into the target through its own term). :math:`T^2` keeps gradient magnitudes
-    independent of :math:`T` (Hinton et al., 2015). Averaging over pairs keeps ``w``
-    meaningful whatever the number of exits.
+    DHM, Li et al. CVPR 2020), and :math:`R` sums over the pairs
+    (``kl_reduction='sum'``) or averages them (``'mean'``). :math:`\bar p_j` is the
+    target, detached when ``detach_target`` (each classifier is pulled towards the
+    others; no gradient flows into the target through its own term).
+
+    The defaults are DKS as its authors define it (Sun et al., "Deeply-supervised
+    Knowledge Synergy", CVPR 2019): cross-entropy weight 1 on every classifier
+    (``exit_loss_weight=1``), the synergy term summed over all ordered pairs at
+    :math:`T = 1` with weight 1, targets detached. ``kl_temperature=3``,
+    ``kl_reduction='mean'``, ``exit_loss_weight=0.3`` is a variant of ours (softened
+    as in Hinton et al.'s distillation, :math:`T^2` keeping the gradient scale, and a
+    pair-count-independent weight); :math:`T^2 = 1` at the default.
 
     Loss keys: ``loss``, ``loss_exit_stage{k}`` (see :class:`DSNClassifier`) and
     ``loss_dks_kl``. Inference is the main head's, as in DSN.
 
     Args:
-        kl_temperature (float): :math:`T`. Defaults to 3.0.
+        kl_temperature (float): :math:`T`. Defaults to 1.0.
         kl_loss_weight (float): :math:`w`. Defaults to 1.0.
         kl_pairs (str): 'all' or 'main'. Defaults to 'all'.
+        kl_reduction (str): 'sum' or 'mean' over the pairs. Defaults to 'sum'.
         detach_target (bool): stop gradients through :math:`\bar p_j`. Defaults to
             True.
+        exit_loss_weight (float | Sequence[float]): cross-entropy weight of each
+            exit classifier. Defaults to 1.0.
         Others: as in :class:`DSNClassifier`.
     """
 
     def __init__(self,
                  backbone: dict,
-                 kl_temperature: float = 3.0,
+                 kl_temperature: float = 1.0,
                  kl_loss_weight: float = 1.0,
                  kl_pairs: str = 'all',
+                 kl_reduction: str = 'sum',
                  detach_target: bool = True,
                  exit_stages: Optional[Sequence[int]] = None,
                  exit_type: str = 'sepconv',
-                 exit_loss_weight: Union[float, Sequence[float]] = 0.3,
+                 exit_loss_weight: Union[float, Sequence[float]] = 1.0,
                  **kwargs):
         if kl_temperature <= 0:
             raise ValueError(f'DKSClassifier.kl_temperature: must be > 0, got '
@@ -63,12 +75,16 @@ class DKSClassifier(DSNClassifier):
         if kl_pairs not in KL_PAIRS:
             raise ValueError(f'DKSClassifier.kl_pairs: must be one of {KL_PAIRS}, '
                              f'got {kl_pairs!r}')
+        if kl_reduction not in KL_REDUCTIONS:
+            raise ValueError(f'DKSClassifier.kl_reduction: must be one of '
+                             f'{KL_REDUCTIONS}, got {kl_reduction!r}')
         super().__init__(backbone=backbone, exit_stages=exit_stages,
                          exit_type=exit_type, exit_loss_weight=exit_loss_weight,
                          **kwargs)
         self.kl_temperature = float(kl_temperature)
         self.kl_loss_weight = float(kl_loss_weight)
         self.kl_pairs = kl_pairs
+        self.kl_reduction = kl_reduction
         self.detach_target = detach_target
 
     def extra_losses(self, neck_out, exit_feats: Dict[str, torch.Tensor],
@@ -78,13 +94,13 @@ class DKSClassifier(DSNClassifier):
         return {'loss_dks_kl': self.knowledge_matching_loss(logits)}
 
     def knowledge_matching_loss(self, logits: List[torch.Tensor]) -> torch.Tensor:
-        """The weighted mean KL over the classifier pairs (formula above).
+        """The weighted KL over the classifier pairs (formula above).
 
         Args:
             logits (list[Tensor]): E tensors (N, K); the main head's last.
 
         Returns:
-            Tensor: scalar ``w * T^2 * mean over pairs of batch-mean KL``.
+            Tensor: scalar ``w * T^2 * (sum or mean) over pairs of batch-mean KL``.
         """
         temperature = self.kl_temperature
         # fp32: KL of near-one-hot distributions underflows in bf16 autocast.
@@ -100,4 +116,6 @@ class DKSClassifier(DSNClassifier):
             # KL(p_teacher || p_student), averaged over the batch.
             total = total + F.kl_div(log_probs[student], target, reduction='batchmean',
                                      log_target=True)
-        return self.kl_loss_weight * temperature**2 * total / len(pairs)
+        if self.kl_reduction == 'mean':
+            total = total / len(pairs)
+        return self.kl_loss_weight * temperature**2 * total

@@ -9,6 +9,8 @@ from mmpretrain.structures import DataSample
 from ..utils import average_softmax, labels_of
 from .multi_exit_classifier import MultiExitClassifier
 
+PROJECTORS = ('linear', 'mlp')
+
 
 @MODELS.register_module()
 class SelfConClassifier(MultiExitClassifier):
@@ -20,10 +22,16 @@ class SelfConClassifier(MultiExitClassifier):
     Every output in ``exit_stages`` (0-based; the authors write it as flags,
     ``selfcon_pos=[False, True, False]`` is ``exit_stages=(1, )``) gets an exit (by
     default ``exit_type='resnet'``: fresh copies of the later residual layers, the
-    authors' ``selfcon_size='same'``; ``'fc'`` is their CIFAR script's lighter choice,
-    ``'sepconv'`` CDS's SepConv path). Every exit and the backbone's pooled output get
-    their own projector MLP (Linear-ReLU-Linear to ``feat_dim``, L2-normalised), giving
-    :math:`z_1, \dots, z_E, z_B`. For N images with labels :math:`y`, training returns
+    authors' ``selfcon_size='same'``, their ImageNet script's choice; ``'fc'`` is their
+    CIFAR script's, ``'sepconv'`` CDS's SepConv path). Every exit and the backbone's
+    pooled output get their own projector to ``feat_dim``, L2-normalised, giving
+    :math:`z_1, \dots, z_E, z_B`: by default a Linear layer each, the backbone's frozen
+    at its random initialisation, as the authors' one-stage model has it
+    (``networks/resnet_big.py``, ``CEResNet``: ``feat_fc`` per exit, ``f_fc`` with
+    ``requires_grad = False``, "MLP head of backbone is always in random
+    initialization"); ``projector='mlp'`` gives Linear-ReLU-Linear heads (their
+    two-stage ``ConResNet``), ``freeze_backbone_projector=False`` trains the
+    backbone's. For N images with labels :math:`y`, training returns
 
     .. math::
 
@@ -35,10 +43,12 @@ class SelfConClassifier(MultiExitClassifier):
 
     SupCon is ``selfcon_loss`` (``ContrastiveDSLoss``): the exits' projections of the
     same image act as its "views", so an anchor's positives are the same image at the
-    other exits and every projection of a same-class image. The last term trains a
-    classifier on each exit (the authors' one-stage ``main_ce.py`` method 'selfcon'
-    uses :math:`\alpha = 1`, :math:`\gamma = 0.8`); ``exit_loss_weight=0`` leaves the
-    exits without classifiers (pure SelfCon + CE, no ``loss_exit_*`` keys).
+    other exits and every projection of a same-class image. The authors' ``ConLoss``
+    multiplies it by ``temperature / 0.07`` (``base_temperature=0.07``). The last term
+    trains a classifier on each exit (the authors' one-stage ``main_ce.py`` method
+    'selfcon' uses :math:`\alpha = 1`, :math:`\gamma = 0.8`); ``exit_loss_weight=0``
+    leaves the exits without classifiers (pure SelfCon + CE, no ``loss_exit_*``
+    keys).
 
     Inference (``predict``) uses the backbone output through ``neck`` and ``head``, as
     ``ImageClassifier`` does; with ``ensemble_exits=True`` it averages the softmax of
@@ -55,8 +65,12 @@ class SelfConClassifier(MultiExitClassifier):
             after the second stage: ``(1, )``.
         exit_type (str): see :class:`StageExit`. Defaults to 'resnet'.
         feat_dim (int): projection size D. Defaults to 128.
+        projector (str): 'linear' or 'mlp'. Defaults to 'linear'.
+        freeze_backbone_projector (bool): keep the backbone's projector at its
+            random initialisation. Defaults to True.
         selfcon_loss (dict, optional): Defaults to ``ContrastiveDSLoss`` with
-            temperature 0.1 (the authors' SelfCon scripts) and weight 0.8.
+            temperature 0.1 (the authors' SelfCon scripts), ``base_temperature=0.07``
+            and weight 0.8.
         exit_loss_weight (float): :math:`\alpha`. Defaults to 1.0.
         ensemble_exits (bool): predict with the ensemble. Defaults to False.
         **kwargs: ``ImageClassifier``'s other arguments.
@@ -67,6 +81,8 @@ class SelfConClassifier(MultiExitClassifier):
                  exit_stages: Optional[Sequence[int]] = (1, ),
                  exit_type: str = 'resnet',
                  feat_dim: int = 128,
+                 projector: str = 'linear',
+                 freeze_backbone_projector: bool = True,
                  selfcon_loss: Optional[dict] = None,
                  exit_loss_weight: float = 1.0,
                  ensemble_exits: bool = False,
@@ -75,21 +91,31 @@ class SelfConClassifier(MultiExitClassifier):
         if ensemble_exits and exit_loss_weight == 0:
             raise ValueError('SelfConClassifier.ensemble_exits: needs exit '
                              'classifiers; set exit_loss_weight > 0')
+        if projector not in PROJECTORS:
+            raise ValueError(f'SelfConClassifier.projector: must be one of '
+                             f'{PROJECTORS}, got {projector!r}')
         self.build_exits(exit_stages, exit_type, exit_loss_weight)
         self.ensemble_exits = ensemble_exits
         self.selfcon_projectors = nn.ModuleDict({
-            key: self._projector(exit_.out_channels, feat_dim)
+            key: self._projector(projector, exit_.out_channels, feat_dim)
             for key, exit_ in self.exits.items()
         })
         backbone_channels = getattr(self.head, 'in_channels', self.stage_channels[-1])
-        self.selfcon_projectors['backbone'] = self._projector(backbone_channels,
-                                                              feat_dim)
+        self.selfcon_projectors['backbone'] = self._projector(
+            projector, backbone_channels, feat_dim)
+        self.freeze_backbone_projector = freeze_backbone_projector
+        if freeze_backbone_projector:
+            self.selfcon_projectors['backbone'].requires_grad_(False)
         self.selfcon_loss = MODELS.build(selfcon_loss or dict(
-            type='ContrastiveDSLoss', temperature=0.1, loss_weight=0.8))
+            type='ContrastiveDSLoss', temperature=0.1, loss_weight=0.8,
+            base_temperature=0.07))
 
     @staticmethod
-    def _projector(in_channels: int, feat_dim: int) -> nn.Module:
-        """The authors' 'mlp' head: Linear(C, C) - ReLU - Linear(C, D)."""
+    def _projector(kind: str, in_channels: int, feat_dim: int) -> nn.Module:
+        """Linear(C, D) ('linear', one-stage ``CEResNet``) or Linear(C, C) - ReLU -
+        Linear(C, D) ('mlp', two-stage ``ConResNet``)."""
+        if kind == 'linear':
+            return nn.Linear(in_channels, feat_dim)
         return nn.Sequential(
             nn.Linear(in_channels, in_channels), nn.ReLU(inplace=True),
             nn.Linear(in_channels, feat_dim))

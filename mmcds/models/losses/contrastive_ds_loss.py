@@ -40,11 +40,13 @@ class ContrastiveDSLoss(nn.Module):
 
     .. math::
 
-        \mathcal{L} = w \cdot \frac{1}{|I|} \sum_{i \in I} \frac{-1}{|P(i)|}
+        \mathcal{L} = w \, s \cdot \frac{1}{|I|} \sum_{i \in I} \frac{-1}{|P(i)|}
             \sum_{p \in P(i)} \log \frac{\exp(z_i \cdot z_p / \tau)}
             {\sum_{a \in A(i)} \exp(z_i \cdot z_a / \tau)}
 
-    where :math:`w` is ``loss_weight``, :math:`\tau` is ``temperature`` and :math:`I`
+    where :math:`w` is ``loss_weight``, :math:`\tau` is ``temperature``,
+    :math:`s = \tau / \tau_b` with ``base_temperature`` :math:`\tau_b` (SupCon's
+    code scales its loss so; :math:`s = 1` when ``base_temperature`` is None) and :math:`I`
     the anchors with at least one positive (an anchor without one, e.g. a single view of
     an image whose class appears once, is left out rather than yielding NaN).
 
@@ -55,6 +57,11 @@ class ContrastiveDSLoss(nn.Module):
         temperature (float): :math:`\tau`. Defaults to 0.07.
         loss_weight (float): :math:`w` (the paper's lambda). Defaults to 0.1.
         supervised (bool): Use the labels to define positives. Defaults to True.
+        base_temperature (float, optional): :math:`\tau_b`. SupCon's ``SupConLoss``
+            and SelfCon's ``ConLoss`` multiply the loss by
+            ``temperature / base_temperature`` with ``base_temperature=0.07``; CDS's
+            reference runs them at ``temperature=0.07``, a factor of 1. Defaults to
+            None (no factor).
         gather_distributed (bool): Contrast against the views of every rank (the
             global batch) with gradients. Each rank's anchors are its own views, its
             contrast set the global batch; gradients from every rank's anchors are
@@ -69,12 +76,17 @@ class ContrastiveDSLoss(nn.Module):
                  temperature: float = 0.07,
                  loss_weight: float = 0.1,
                  supervised: bool = True,
+                 base_temperature: Optional[float] = None,
                  gather_distributed: bool = False):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'ContrastiveDSLoss.temperature: must be > 0, got '
                              f'{temperature}')
+        if base_temperature is not None and base_temperature <= 0:
+            raise ValueError('ContrastiveDSLoss.base_temperature: must be > 0 or '
+                             f'None, got {base_temperature}')
         self.temperature = temperature
+        self.base_temperature = base_temperature
         self.loss_weight = loss_weight
         self.supervised = supervised
         self.gather_distributed = gather_distributed
@@ -150,10 +162,14 @@ class ContrastiveDSLoss(nn.Module):
             if mean_log_prob_pos.numel() == 0:
                 # No anchor has a positive: a zero that keeps the graph connected.
                 return features.sum() * 0.
-            return -self.loss_weight * mean_log_prob_pos.mean()
+            scale = self.loss_weight
+            if self.base_temperature is not None:
+                scale = scale * self.temperature / self.base_temperature
+            return -scale * mean_log_prob_pos.mean()
 
     def extra_repr(self) -> str:
         """The settings, shown when the module is printed."""
         return (f'temperature={self.temperature}, loss_weight={self.loss_weight}, '
                 f'supervised={self.supervised}, '
+                f'base_temperature={self.base_temperature}, '
                 f'gather_distributed={self.gather_distributed}')

@@ -1,0 +1,14 @@
+# Semi-supervised CDS on ImageNet-1k with 10% of the labels: resnet50_8xb32_in1k.py
+# whose training set keeps the labels of 10% of every class's images (seed 0) and hides
+# the others' (SemiSupervisedDataset; or labelled_list='<file of image paths>' for a
+# published split). Each GPU's batch of 32 holds 4 labelled and 28 unlabelled images
+# (1:7, FixMatch's ratio; the paper gives none), an epoch is one pass over the
+# unlabelled images. Cross-entropy on the labelled images only; the contrastive terms on
+# all of them. The ImageNet set is one level down now:
+#   --cfg-options train_dataloader.dataset.dataset.data_root=R
+_base_ = ['./resnet50_8xb32_in1k.py', '../_base_/datasets/labelled_10pct.py']
+
+train_dataloader = dict(
+    dataset=dict(_base_.labelled_10pct, _delete_=True,
+                 dataset=_base_.train_dataloader.dataset),
+    batch_sampler=dict(type='SemiSupervisedBatchSampler', num_labelled=4))

@@ -1,0 +1,12 @@
+# Faster R-CNN R50-FPN 1x on COCO (faster_rcnn_r50_cds.py, mmdet's recipe) with the backbone of a
+# DKS classifier (configs/dks/resnet50_8xb32_in1k.py) instead of a CDS one.
+# Paper AP: 37.5 (README.md). Checkpoint path and how to make it:
+# _base_/baseline_checkpoints.py; another file with
+#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
+_base_ = ['./faster_rcnn_r50_cds.py', './_base_/baseline_checkpoints.py']
+
+model = dict(backbone=dict(
+    init_cfg=dict(checkpoint=_base_.baseline_checkpoints.dks.path)))
+# The CDS detector's hooks, with this checkpoint's hint.
+custom_hooks = [dict(_base_.custom_hooks[0], hint=_base_.baseline_checkpoints.dks.hint),
+                *_base_.custom_hooks[1:]]

@@ -1,0 +1,5 @@
+# DKS on CIFAR-100: the CE config of the reference CIFAR recipe
+# (configs/ce/resnet18_1xb128_cifar100.py) plus _base_/methods/dks.py.
+_base_ = ['../ce/resnet18_1xb128_cifar100.py', '../_base_/methods/dks.py']
+
+model = _base_.method

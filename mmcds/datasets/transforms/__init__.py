@@ -1,0 +1,3 @@
+from .clipped_cutout import ClippedCutout
+
+__all__ = ['ClippedCutout']

@@ -15,5 +15,8 @@ demo: install
 
 # One OpenMP thread per process: the tests' tiny models gain nothing from a second
 # thread, and threads spinning against the dataloader or a tool subprocess cost 10x.
+# Instead, PYTEST_WORKERS test processes (pytest-xdist), one per core on the 2-core CI
+# machine; --dist loadfile keeps a test file's module fixtures in one process.
+PYTEST_WORKERS ?= 2
 test: install
-	OMP_NUM_THREADS=1 $(PYTHON) -m pytest tests $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(PYTHON) -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

@@ -1,3 +1,4 @@
+import importlib.util
 import math
 import os
 import os.path as osp
@@ -177,3 +178,13 @@ def dist_train_on_cpu(config: str, work_dir: str, *cfg_options: str,
     assert result.returncode == 0, output[-5000:]
     assert 'Distributed training: True' in output and "'backend': 'gloo'" in output
     return output
+
+
+def load_tool(name: str):
+    """A tools/ script (``name`` relative to tools/, without .py) as a module, to run
+    its functions in this process."""
+    spec = importlib.util.spec_from_file_location(
+        f'mmcds_tool_{name.replace("/", "_")}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,6 +1,5 @@
 """The installed stack: versions, compiled mmcv ops, registries, config scopes."""
 import argparse
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -8,7 +7,7 @@ import torch
 from mmengine.config import Config
 
 import mmcds
-from conftest import REPO_ROOT
+from conftest import load_tool
 
 
 def test_versions():
@@ -45,12 +44,6 @@ def test_modules_are_registered_in_mmpretrain():
         assert MODELS.get(name).__module__.startswith('mmcds.'), name
 
 
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'mmcds_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def train_args(config, **overrides):

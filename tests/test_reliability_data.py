@@ -1,7 +1,6 @@
 """Reliability (issue #15, item 5): a bad image file is named with its data set, and
 every bad file of a class-folder or COCO set can be listed before training."""
 import copy
-import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -12,18 +11,11 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmcds  # noqa: F401
-from conftest import REPO_ROOT
+from conftest import load_tool
 from mmcds.datasets import SampleLoadError, check_config_data, wrap_pipeline
 from test_reliability import CLASSES, TINY_CE, class_folder_copy, tiny_runner_cfg
 
 
-def load_tool(name):
-    """A tools/ script as a module, to run its main() in this process."""
-    spec = importlib.util.spec_from_file_location(
-        f'mmcds_tool_{name.replace("/", "_")}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def broken_copy(cifar10_root, root):

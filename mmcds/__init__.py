@@ -19,7 +19,6 @@ patch_mmcv_for_numpy2()
 from . import models  # noqa: E402,F401  registers into mmpretrain's registries
 from . import datasets  # noqa: E402,F401  registers transforms, data sets, samplers
 from . import evaluation  # noqa: E402,F401  registers metrics into mmpretrain's METRICS
-from . import datasets  # noqa: E402,F401  registers ExactResumeSampler into mmengine
 from . import engine  # noqa: E402,F401  registers CPUAmpOptimWrapper and the hooks
 from .utils.model_index import register_model_index  # noqa: E402
 

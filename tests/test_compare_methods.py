@@ -1,28 +1,17 @@
 """tools/compare_methods.py and the library behind it (mmcds.experiments): config
 overrides, table, and a tiny end-to-end run on a synthetic class-folder data set (plus
 a look at the real CIFAR-10 folders)."""
-import importlib.util
 import json
-import os.path as osp
 import re
 
 import numpy as np
 import pytest
 
-from conftest import ece_by_hand
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from conftest import ece_by_hand, load_tool
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'compare_methods', osp.join(REPO_ROOT, 'tools', 'compare_methods.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-compare = load_tool()
+compare = load_tool('compare_methods')
 from mmcds.experiments import class_counts, comparison, spread_indices  # noqa: E402
 CLASSES = ['ant', 'bee', 'cat', 'dog']
 

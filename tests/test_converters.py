@@ -1,7 +1,5 @@
 """The CDS checkpoint converter: each output format loads where it claims to, and bad
 inputs fail with messages that say what is wrong."""
-import importlib.util
-import os.path as osp
 import pickle
 
 import pytest
@@ -14,10 +12,8 @@ import mmcds  # noqa: F401  registers CDSClassifier & co.
 from mmcds.converters import convert_checkpoint, to_backbone, to_classifier, to_torchvision
 from mmcds.utils.checkpoint import (CheckpointError, infer_resnet_arch,
                                     load_checkpoint_file)
-from conftest import randomize_state
+from conftest import load_tool, randomize_state
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TOOL = osp.join(REPO, 'tools', 'model_converters', 'convert_cds_checkpoint.py')
 NUM_CLASSES = 5
 
 
@@ -66,10 +62,8 @@ def wide(tmp_path_factory):
 
 
 def run_tool(*argv):
-    spec = importlib.util.spec_from_file_location('convert_cds_checkpoint', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool.main([str(a) for a in argv])
+    return load_tool('model_converters/convert_cds_checkpoint').main(
+        [str(a) for a in argv])
 
 
 def test_runner_checkpoint_is_read(narrow):

@@ -2,7 +2,6 @@
 unsaved teacher, checkpoints that load and convert like a CDS one, the build-time
 errors, the configs' presets, and a 2-process CPU run."""
 import copy
-import importlib.util
 import os.path as osp
 import pickle
 
@@ -18,7 +17,7 @@ from mmpretrain.registry import MODELS
 
 import mmcds  # noqa: F401
 from mmcds.utils.checkpoint import CheckpointError, load_checkpoint_file
-from conftest import REPO_ROOT, dist_train_on_cpu, randomize_state
+from conftest import dist_train_on_cpu, load_tool, randomize_state
 from test_contrastive_ds_loss import supcon_by_loops
 
 NUM_CLASSES = 4
@@ -264,13 +263,6 @@ def test_unused_projection_heads_are_frozen(teacher_w16):
 
 
 # ------------------------------------------------------------------ checkpoints
-def load_tool(name, path):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO_ROOT, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_checkpoint_loads_and_converts_like_a_cds_one(tmp_path):
     """ResNet-18 of width 16 (the small detectors' backbone) taught by width 32."""
     _, teacher_path = save_teacher(cds_cfg(32), tmp_path / 'teacher.pth')
@@ -296,8 +288,7 @@ def test_checkpoint_loads_and_converts_like_a_cds_one(tmp_path):
                        model.backbone.layer4[1].conv2.weight)
 
     # The converter: a plain mmpretrain ImageClassifier (strict) and mmdet's ResNet.
-    tool = load_tool('convert_cds_checkpoint',
-                     'tools/model_converters/convert_cds_checkpoint.py')
+    tool = load_tool('model_converters/convert_cds_checkpoint')
     assert tool.main([path, str(tmp_path / 'cls.pth'), '--format', 'mmpretrain']) == 0
     classifier = MODELS.build(dict(cds_cfg(16), type='ImageClassifier',
                                    backbone=dict(type='ResNet', depth=18,

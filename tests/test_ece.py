@@ -104,14 +104,10 @@ def test_reliability_diagram_png_and_cli(tmp_path):
     assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
     # From predictions dumped by tools/test.py --out (dicts with pred_score, gt_label).
-    import importlib.util
-
     import mmengine
-    spec = importlib.util.spec_from_file_location(
-        'reliability_diagram', 'tools/analysis_tools/reliability_diagram.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    main = tool.main
+
+    from conftest import load_tool
+    main = load_tool('analysis_tools/reliability_diagram').main
     dumped = [sample(c, ok).to_dict() for c, ok in CASE]
     mmengine.dump(dumped, str(tmp_path / 'preds.pkl'))
     main([str(tmp_path / 'preds.pkl'), '--out', str(tmp_path / 'cli.png'),

@@ -1,8 +1,6 @@
 """Export (issue #16, 5): a CDS classifier to ONNX through the plain converted model,
 checked with onnxruntime against the CDS model itself; the torchvision-format export in
 torchvision.models.resnet18/50 with the CDS model's outputs."""
-import importlib.util
-import os.path as osp
 
 import pytest
 import torch
@@ -12,10 +10,9 @@ from mmengine.runner.checkpoint import save_checkpoint
 from mmpretrain.apis import get_model
 
 import mmcds  # noqa: F401
-from conftest import REPO_ROOT, randomize_state
+from conftest import load_tool, randomize_state
 from mmcds.converters import to_torchvision
 
-TOOL = osp.join(REPO_ROOT, 'tools', 'deployment', 'pytorch2onnx.py')
 
 
 def randomised(config: str, **model_kwargs):
@@ -33,10 +30,7 @@ def save(model, config: str, path) -> str:
 
 
 def run_tool(*argv):
-    spec = importlib.util.spec_from_file_location('pytorch2onnx', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool.main([str(a) for a in argv])
+    return load_tool('deployment/pytorch2onnx').main([str(a) for a in argv])
 
 
 @pytest.mark.parametrize('config, size', [

@@ -3,7 +3,6 @@ testing under --amp on the CPU through to the reliability diagram, tools/test.py
 --tta / --out-item metrics / --show-dir, and dist_test.sh on two CPU processes."""
 import argparse
 import glob
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -15,7 +14,7 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, load_tool
 from mmcds.evaluation import calibration_bins
 from mmcds.evaluation.reliability import confidences_from_predictions
 from mmcds.experiments import spread_indices
@@ -87,11 +86,7 @@ def test_amp_test_dump_feeds_the_reliability_cli(amp_checkpoint, cifar10_root_mo
     # (Top-1 is not compared: a 2-iteration model's bfloat16 scores tie, and
     # Accuracy's topk breaks ties in another order than an arg-max.)
 
-    spec = importlib.util.spec_from_file_location(
-        'reliability_diagram', osp.join(REPO_ROOT, 'tools/analysis_tools/'
-                                        'reliability_diagram.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('analysis_tools/reliability_diagram')
     png = tmp_path / 'rel.png'
     tool.main([preds, '--out', str(png)])
     assert png.read_bytes()[:4] == b'\x89PNG'
@@ -113,10 +108,7 @@ def test_tta_and_metrics_dump(amp_checkpoint, cifar10_root_module, tmp_path):
 
 
 def test_tta_with_show_dir_is_refused_before_testing():
-    spec = importlib.util.spec_from_file_location(
-        'test_tool', osp.join(REPO_ROOT, 'tools', 'test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('test')
     args = argparse.Namespace(
         launcher='none', work_dir='unused', checkpoint=TINY_CDS, amp=False, show=False,
         show_dir='vis', tta=True, config=TINY_CDS, no_pin_memory=False,

@@ -13,6 +13,8 @@ from conftest import ece_by_hand, load_tool
 
 compare = load_tool('compare_methods')
 from mmcds.experiments import class_counts, comparison, spread_indices  # noqa: E402
+from mmcds.experiments import comparison_report as report  # noqa: E402
+from mmcds.experiments import statistics  # noqa: E402
 CLASSES = ['ant', 'bee', 'cat', 'dog']
 
 
@@ -53,8 +55,10 @@ def test_build_config_applies_the_shared_overrides(tiny_data, tmp_path):
         assert cfg.param_scheduler.convert_to_iter_based  # cosine per iteration
         assert cfg.val_dataloader is None and cfg.val_cfg is None
         assert cfg.test_evaluator[1] == dict(type='ExpectedCalibrationError',
-                                             num_bins=10)
+                                             num_bins=10, keep_scores=True)
         assert cfg.randomness.seed == 0
+        assert cfg.work_dir == str(tmp_path / method / 'seed0')
+        assert 'holdout_dataloader' not in cfg
         assert cfg.train_dataloader.batch_size == 4
         assert cfg.train_dataloader.dataset.indices == [0, 3, 6, 9, 12, 15, 18, 21]
         assert cfg.test_dataloader.dataset.data_prefix == 'test'
@@ -73,52 +77,204 @@ def test_bad_arguments_are_refused():
         compare.parse_args(['--config', 'dsn'])
 
 
-def test_table_format():
-    ok = dict(method='ce', name='CE', config='configs/ce/x.py', top1=81.234, ece=3.456,
-              sec_per_image=0.00123, device='cpu', peak_rss_mib=900.4,
-              rss_train_start_mib=700.0, params_train=1.2e6, params_test=1.0e6)
-    failed = dict(method='cds', name='CDS', config='configs/cds/x.py', error='boom')
-    table = comparison.format_table([ok, failed]).splitlines()
-    assert table[0].startswith('| Method | Top-1 (%) | ECE (%) | Train s / image |')
-    assert table[2] == ('| CE | 81.23 | 3.46 | 1.23 ms | 900 [+200] | 1.200 / 1.000 | '
-                        '`configs/ce/x.py` |')
-    assert table[3].startswith('| CDS | failed: boom |')
+def test_mean_sd_and_paired_difference_on_hand_numbers():
+    stats = statistics.mean_sd([1, 2, 3, 4])
+    assert stats['mean'] == 2.5 and stats['sd'] == pytest.approx((5 / 3)**0.5)
+    assert statistics.mean_sd([7.])['sd'] == 0
+    # Differences 2, 1, 3 over the shared seeds 0-2 (seeds 3, 4 of the baseline have
+    # no partner): mean 2, sd 1, t(0.975, 2 df) = 4.302653, half width 4.302653 / sqrt 3.
+    diff = statistics.paired_difference({0: 52., 1: 50., 2: 51.},
+                                        {0: 50., 1: 49., 2: 48., 3: 60., 4: 10.})
+    assert diff['n'] == 3 and diff['seeds'] == [0, 1, 2]
+    assert diff['mean'] == pytest.approx(2.) and diff['sd'] == pytest.approx(1.)
+    assert diff['half_width'] == pytest.approx(4.302653 / 3**0.5, rel=1e-6)
+    assert (diff['low'], diff['high']) == pytest.approx((2 - 2.484138, 2 + 2.484138),
+                                                        rel=1e-6)
+    one = statistics.paired_difference({0: 1.}, {0: 0.5})
+    assert one['n'] == 1 and one['mean'] == 0.5 and np.isnan(one['half_width'])
+    with pytest.raises(ValueError, match='no seed in common'):
+        statistics.paired_difference({0: 1.}, {1: 1.})
+
+
+def run_result(method, name, seed, top1, ece, **extra):
+    """A result.json as a child writes it (the fields the report reads)."""
+    return dict(method=method, name=name, seed=seed, config=f'configs/{method}/x.py',
+                top1=top1, ece=ece, nll=1., brier=.5, sec_per_image=0.001 * (seed + 1),
+                device='cpu', peak_rss_mib=900., rss_train_start_mib=700.,
+                params_train=1.2e6, params_test=1.0e6, train_flops_per_image=72e6,
+                test_flops_per_image=35e6, **extra)
+
+
+def test_tables_over_seeds():
+    results = [run_result('ce', 'CE', 0, 50., 2.), run_result('ce', 'CE', 1, 49., 3.),
+               run_result('ce', 'CE', 2, 48., 4.),
+               run_result('cds', 'CDS', 0, 52., 1.), run_result('cds', 'CDS', 1, 50., 2.),
+               run_result('cds', 'CDS', 2, 51., 2.),
+               dict(method='dks', name='DKS', seed=0, config='c.py', error='boom')]
+    table = report.quality_table(results).splitlines()
+    assert table[0].startswith('| Method | Seeds | Top-1 (%) | ECE (%) | NLL | Brier |')
+    assert 'after TS' not in table[0]  # no run measured it
+    # CDS - CE: top-1 differences 2, 1, 3 (see the test above); ECE -1, -1, -2.
+    assert table[3].startswith('| CDS | 3 | 51.00 ± 1.00 | 1.67 ± 0.58 |')
+    assert table[3].endswith('| +2.00 [-0.48, +4.48] | -1.33 [-2.77, +0.10] |')
+    assert table[2].startswith('| CE | 3 | 49.00 ± 1.00 |')
+    assert table[4].startswith('| DKS | seed 0 failed: boom |')
+    lines = report.difference_lines(results)
+    assert lines[0] == ('- CDS − CE, Top-1 (%): +2.00, 95% CI [-0.48, +4.48] (width '
+                        '4.97, 3 paired seeds, sd of the differences 1.00): includes '
+                        '0, no difference shown')
+    cost = report.cost_table(results).splitlines()
+    # 72 / 35 MFLOPs, mean train time (1, 2, 3 ms) = 2 ms for both: 1.00x CE.
+    assert cost[3] == ('| CDS | 72.0 | 35.0 | 1.200 / 1.000 | 2.00 (1.00x) | 200 | '
+                       '`configs/cds/x.py` |')
+    seeds = report.seed_table(results).splitlines()
+    assert seeds[0] == '| Method | seed 0 | seed 1 | seed 2 |'
+    assert seeds[3] == '| CDS | 52.00 / 1.00 | 50.00 / 2.00 | 51.00 / 2.00 |'
+
+
+def test_holdout_split_and_seeds_arguments(tiny_data, tmp_path):
+    kept, held = comparison.holdout_split(list(range(24)), 4)
+    assert held == [0, 6, 12, 18] and sorted(kept + held) == list(range(24))
+    with pytest.raises(ValueError, match='--calibration-holdout 24'):
+        comparison.holdout_split(list(range(24)), 24)
+    args = compare.parse_args(['--data-root', tiny_data, '--methods', 'ce', 'cds',
+                               '--seeds', '3', '4', '--seeds-for', 'cds=4',
+                               '--calibration-holdout', '4', '--work-dir',
+                               str(tmp_path)])
+    assert args.seeds_of == {'ce': [3, 4], 'cds': [4]}
+    assert comparison.planned_runs(args) == [('ce', 3), ('ce', 4), ('cds', 4)]
+    cfg, _ = comparison.build_config(args, 'cds', 4)
+    assert cfg.randomness.seed == 4
+    # 24 training images (4 classes x 6), one of every 6 held out: one per class.
+    held = cfg.holdout_dataloader.dataset
+    assert held.indices == [0, 6, 12, 18] and held.data_prefix == 'train'
+    assert held.pipeline == cfg.test_dataloader.dataset.pipeline  # no augmentation
+    assert sorted(cfg.train_dataloader.dataset.indices + held.indices) == \
+        list(range(24))
+    for bad in (['--seeds-for', 'dks=0'], ['--seeds-for', 'ce=x'],
+                ['--seeds', '1', '1'], ['--jobs', '0']):
+        with pytest.raises(SystemExit):
+            compare.parse_args(['--methods', 'ce', *bad])
+
+
+def conv_and_linear_macs(model, inputs) -> int:
+    """Multiply-adds of every Conv2d and Linear called, from forward hooks
+    (independent of mmengine.analysis)."""
+    import torch
+    total = []
+
+    def conv(module, args, output):
+        total.append(output.numel() * module.in_channels // module.groups *
+                     module.kernel_size[0] * module.kernel_size[1])
+
+    def linear(module, args, output):
+        total.append(output.numel() * module.in_features)
+
+    handles = [m.register_forward_hook(conv if isinstance(m, torch.nn.Conv2d) else
+                                       linear) for m in model.modules()
+               if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    with torch.no_grad():
+        model(inputs, mode='tensor')
+    for handle in handles:
+        handle.remove()
+    return sum(total)
+
+
+def test_flop_counts_of_ce_and_cds(tiny_data, tmp_path):
+    import torch
+    from mmengine.runner import Runner
+    from mmcds.experiments.cost import count_flops
+
+    args = compare.parse_args(['--data-root', tiny_data, '--batch-size', '4',
+                               '--num-workers', '0', '--work-dir', str(tmp_path)])
+    flops = {}
+    for method in ('ce', 'cds'):
+        cfg, _ = comparison.build_config(args, method)
+        runner = Runner.from_cfg(cfg)
+        before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+        rng = torch.get_rng_state()
+        flops[method] = count_flops(runner)
+        # Counting touches neither the model (BN statistics) nor the random state.
+        for key, value in runner.model.state_dict().items():
+            assert torch.equal(value, before[key]), key
+        assert torch.equal(torch.get_rng_state(), rng)
+        macs = conv_and_linear_macs(runner.model.eval(), torch.zeros(1, 3, 32, 32))
+        # mmengine also counts BatchNorm and pooling: a few % on top.
+        assert macs <= flops[method]['test_flops_per_image'] <= 1.05 * macs
+    assert flops['ce']['test_flops_per_image'] == flops['cds']['test_flops_per_image']
+    # CE's training forward is its inference (+ the loss); CDS's runs two views and
+    # four projection heads.
+    ce, cds = flops['ce'], flops['cds']
+    assert ce['train_flops_per_image'] == pytest.approx(ce['test_flops_per_image'],
+                                                        rel=0.03)
+    assert 2 * cds['test_flops_per_image'] < cds['train_flops_per_image'] < \
+        2.3 * cds['test_flops_per_image']
 
 
 def test_tiny_end_to_end_run(tiny_data, tmp_path, capsys):
     work_dir = tmp_path / 'compare'
-    # One single-view method with auxiliary classifiers and the two-view CDS; the
-    # other configs' models are exercised in test_baselines.py.
-    methods = ['dks', 'cds']
-    code = compare.main(['--methods', *methods, '--data-root', tiny_data,
+    # One single-view method with auxiliary classifiers and the two-view CDS, two
+    # seeds of CDS; the other configs' models are exercised in test_baselines.py.
+    code = compare.main(['--methods', 'dks', 'cds', '--seeds', '0', '1',
+                         '--seeds-for', 'dks=0', '--data-root', tiny_data,
                          '--epochs', '1', '--batch-size', '8', '--num-workers', '0',
-                         '--train-subset', '16', '--work-dir', str(work_dir)])
+                         '--train-subset', '20', '--calibration-holdout', '4',
+                         '--work-dir', str(work_dir)])
     assert code == 0
     printed = capsys.readouterr().out
-    # progress: which method (of how many), its epochs and the time left
-    assert re.search(r'\[compare\] dks \(1/2\): training', printed)
-    assert re.search(r'\[compare\] CDS seed 0: epoch 1/1, .* elapsed, ~0 s left', printed)
-    report = (work_dir / 'results.md').read_text()
-    rows = [line for line in report.splitlines() if line.startswith('| ')][1:]
-    assert [row.split('|')[1].strip() for row in rows] == ['DKS', 'CDS']
-    for method in methods:
-        result = json.loads((work_dir / method / 'result.json').read_text())
-        assert result['train_images'] == 16  # one epoch over the subset
-        assert result['test_size'] == 12
-        assert result['sec_per_image'] > 0 and result['peak_rss_mib'] > 100
-        # Auxiliary modules train but are not needed at test time.
-        assert result['params_train'] > result['params_test']
-        # The table's top-1 and ECE, recomputed from the saved per-sample outputs.
-        samples = np.load(work_dir / method / 'calibration.npz')
-        assert samples['confidences'].shape == (12, )
-        top1 = 100 * samples['correct'].mean()
-        ece = ece_by_hand(samples['confidences'], samples['correct'])
-        assert f'| {result["name"]} | {top1:.2f} | {ece:.2f} |' in report
+    # progress: which run (of how many), its epochs and the time left
+    assert re.search(r'\[compare\] dks seed 0 \(1/3\): training', printed)
+    assert re.search(r'\[compare\] CDS seed 1: epoch 1/1, .* elapsed, ~0 s left',
+                     printed)
+    report_text = (work_dir / 'results.md').read_text()
+    for method, seeds in (('dks', [0]), ('cds', [0, 1])):
+        for seed in seeds:
+            run = work_dir / method / f'seed{seed}'
+            result = json.loads((run / 'result.json').read_text())
+            assert result['seed'] == seed
+            assert result['train_images'] == 16  # one epoch over 20 - 4 held out
+            assert result['holdout_size'] == 4 and result['test_size'] == 12
+            assert result['sec_per_image'] > 0 and result['peak_rss_mib'] > 100
+            # Auxiliary modules train but are not needed at test time.
+            assert result['params_train'] > result['params_test']
+            # The table's numbers, recomputed from the saved per-sample outputs
+            # (scores and labels) with formulas written here.
+            samples = np.load(run / 'calibration.npz')
+            scores, labels = samples['scores'], samples['labels']
+            assert scores.shape == (12, 4) and labels.tolist() == [0, 0, 0, 1, 1, 1,
+                                                                   2, 2, 2, 3, 3, 3]
+            correct = scores.argmax(1) == labels
+            top1 = 100 * correct.mean()
+            ece = ece_by_hand(scores.max(1), correct)
+            assert f'{top1:.2f} / {ece:.2f}' in report_text
+            nll = -np.log(scores[np.arange(12), labels]).mean()
+            assert result['nll'] == pytest.approx(nll, rel=1e-4)
+            brier = ((scores - np.eye(4)[labels])**2).sum(1).mean()
+            assert result['brier'] == pytest.approx(brier, rel=1e-4)
+            # After temperature scaling with the run's T: softmax(log p / T).
+            logits = np.log(scores) / result['temperature']
+            scaled = np.exp(logits - logits.max(1, keepdims=True))
+            scaled /= scaled.sum(1, keepdims=True)
+            assert result['ece_ts'] == pytest.approx(
+                ece_by_hand(scaled.max(1), scaled.argmax(1) == labels), abs=1e-3)
+    cds = [json.loads((work_dir / 'cds' / f'seed{s}' / 'result.json').read_text())
+           for s in (0, 1)]
+    top1 = np.array([r['top1'] for r in cds])
+    # The quality table's CDS row: 2 seeds, mean ± sd (n - 1) computed here.
+    assert f'| CDS | 2 | {top1.mean():.2f} ± {top1.std(ddof=1):.2f} |' in report_text
     assert re.search(r'- Command: `python .*compare_methods.py --methods dks cds',
-                     report)
-    assert '- Machine: ' in report and 'CPU cores' in report
+                     report_text)
+    assert '- Machine: ' in report_text and 'CPU cores' in report_text
+    assert '- Seeds: cds: 0 1; dks: 0' in report_text or \
+        '- Seeds: dks: 0; cds: 0 1' in report_text
     for png in ('comparison.png', 'reliability.png'):
         assert (work_dir / png).read_bytes()[:4] == b'\x89PNG'
+    # --resume keeps finished runs instead of training them again.
+    assert compare.main(['--methods', 'cds', '--seeds', '0', '--data-root', tiny_data,
+                         '--epochs', '1', '--batch-size', '8', '--num-workers', '0',
+                         '--train-subset', '20', '--calibration-holdout', '4',
+                         '--resume', '--no-plot', '--work-dir', str(work_dir)]) == 0
+    assert 'kept the result of an earlier run' in capsys.readouterr().out
 
 
 def test_real_cifar10_folders(cifar10_root):
@@ -146,5 +302,5 @@ def test_distillers_take_the_teacher_checkpoint(tiny_data, tmp_path):
     cfg, _ = comparison.build_config(args, 'cds_kd')
     assert cfg.model.teacher_checkpoint == str(teacher)
     assert 'teacher_checkpoint' not in comparison.build_config(args, 'ce')[0].model
-    command = comparison.child_command(args, 'cds_kd', 'tools/compare_methods.py')
+    command = comparison.child_command(args, 'cds_kd', 0, 'tools/compare_methods.py')
     assert command[command.index('--teacher-checkpoint') + 1] == str(teacher)

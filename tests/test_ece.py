@@ -41,7 +41,8 @@ def test_hand_computed_case_through_the_evaluator_next_to_accuracy():
     ])
     evaluator.process([sample(c, ok) for c, ok in CASE])
     metrics = evaluator.evaluate(len(CASE))
-    assert set(metrics) == {'accuracy/top1', 'calibration/ECE', 'calibration/MCE'}
+    assert set(metrics) == {'accuracy/top1', 'calibration/ECE', 'calibration/MCE',
+                            'calibration/NLL', 'calibration/Brier'}
     assert metrics['accuracy/top1'] == pytest.approx(100 * 4 / 6, abs=1e-4)
     assert metrics['calibration/ECE'] == pytest.approx(100 * HAND_ECE, abs=1e-4)
     assert metrics['calibration/MCE'] == pytest.approx(85., abs=1e-4)

@@ -1,21 +1,27 @@
 """Train CE, DSN, DKS, SelfCon and CDS the same way and measure them side by side.
 
 Every method starts from its CIFAR config (same backbone, data, schedule and seed;
-they differ only in what the method itself changes) and is trained in a subprocess
-of its own, so that its peak memory is its own. Each run is then tested on the test
-split. Written to ``--work-dir``:
+they differ only in what the method itself changes) and is trained once per seed
+(``--seeds``), each run in a subprocess of its own (so that its peak memory is its
+own; ``--jobs`` runs several at once). Each run is then tested on the test split.
+Written to ``--work-dir``:
 
-- ``results.md``: one markdown table (top-1, ECE, train seconds per image, peak
-  memory, parameters) with the command, machine and date;
-- ``comparison.png``: bars of top-1 / ECE / s per image / memory and the training
-  cross-entropy curves; ``reliability.png``: a reliability diagram per method;
-- ``<method>/result.json``, ``<method>/calibration.npz`` and the runner's logs.
+- ``results.md``: command, machine and date; per method the mean ± sd over seeds of
+  top-1, ECE, NLL and Brier score (and, with ``--calibration-holdout``, ECE / NLL
+  after temperature scaling with T fitted on held-out training images); the paired
+  difference to CE over the seeds with its 95% interval and width; a cost table
+  (training and inference FLOPs per image, parameters at train / test time, train
+  time per image, memory); every run's top-1 / ECE;
+- ``comparison.png``: bars (mean, sd as error bars) of top-1 / ECE / time / memory
+  and the training cross-entropy curves; ``reliability.png``: a reliability diagram
+  per method;
+- ``<method>/seed<s>/result.json``, ``calibration.npz`` (per-sample test scores and
+  labels) and the runner's logs and checkpoint.
 
 Default: ../shared/data/cifar10 (train/ and test/ class folders, 10,000 + 10,000
-32x32 JPEGs), the narrow ResNet-18 (width 16), sized to finish in about an hour on
-2 CPU cores. Any class-folder data set works via ``--data-root`` (with
-``--train-prefix`` / ``--test-prefix``; images are used at their size, add
-``--resize 32`` for larger ones).
+32x32 JPEGs), the narrow ResNet-18 (width 16). Any class-folder data set works via
+``--data-root`` (with ``--train-prefix`` / ``--test-prefix``; images are used at
+their size, add ``--resize 32`` for larger ones).
 
 The configs' SGD + cosine schedule is stretched over ``--epochs`` and stepped every
 iteration; validation is off during training.
@@ -23,6 +29,9 @@ iteration; validation is off during training.
 Example::
 
     python tools/compare_methods.py --epochs 6
+    python tools/compare_methods.py --methods ce dsn dks selfcon cds \
+        --seeds 0 1 2 3 4 --seeds-for dsn=0,1,2 dks=0,1,2 selfcon=0,1,2 \
+        --calibration-holdout 500 --jobs 2
     python tools/compare_methods.py --methods ce cds --train-subset 200 \
         --test-subset 100 --epochs 1 --work-dir work_dirs/compare_tiny
 
@@ -31,14 +40,15 @@ from it (classic KD and distilled CDS) next to CE and CDS::
 
     python tools/compare_methods.py --methods cds_w32 --work-dir work_dirs/teacher
     python tools/compare_methods.py --methods ce cds kd cds_kd \
-        --teacher-checkpoint work_dirs/teacher/cds_w32/epoch_6.pth
+        --teacher-checkpoint work_dirs/teacher/cds_w32/seed0/epoch_6.pth
 
 "Train seconds per image" is the wall time of ``runner.train()`` (data loading,
 forward, backward, step, logging; no validation) divided by the images seen; CDS
-sees each image as two views and is counted once per image. On the CPU, peak memory
-is the training process's peak resident set size (``ru_maxrss``, so it includes
-the Python/torch baseline that every method shares; the growth during training is
-reported too); on CUDA it is ``torch.cuda.max_memory_allocated`` during training.
+sees each image as two views and is counted once per image. On the CPU, memory is
+the growth of the training process's peak resident set size (``ru_maxrss``) during
+training; on CUDA it is ``torch.cuda.max_memory_allocated`` during training. With
+``--jobs`` > 1 the runs share the machine, so their times are comparable with each
+other but not with a run alone.
 """
 import argparse
 import os.path as osp
@@ -71,7 +81,23 @@ def parse_args(argv=None):
     parser.add_argument('--epochs', type=int, default=DEFAULT_EPOCHS)
     parser.add_argument('--batch-size', type=int, default=None,
                         help="train batch size (default: the configs' 64)")
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seeds', '--seed', type=int, nargs='+', default=[0],
+                        help='train every method once per seed; the table gives mean '
+                        '± sd over seeds and paired differences to CE')
+    parser.add_argument('--seeds-for', nargs='+', default=[], metavar='METHOD=S,S',
+                        help='other seeds for some methods, e.g. dsn=0,1,2 (a '
+                        'subset of --seeds keeps them paired with CE)')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs at a time, each in its own process (with '
+                        '--threads torch threads)')
+    parser.add_argument('--calibration-holdout', type=int, default=None,
+                        metavar='N', help='hold out N training images (spread over '
+                        'the classes, the same for every run), fit a temperature on '
+                        'them after training and report the test calibration after '
+                        'temperature scaling')
+    parser.add_argument('--resume', action='store_true',
+                        help='keep the result.json of runs that already finished in '
+                        '--work-dir instead of training them again')
     parser.add_argument('--train-subset', type=int, default=None,
                         help='use this many training images, spread evenly over '
                         'the (class-sorted) list, e.g. for a quick check')
@@ -105,7 +131,21 @@ def parse_args(argv=None):
                      '(add one with --config METHOD=PATH)')
     if len(set(args.methods)) != len(args.methods):
         parser.error(f'--methods lists a method twice: {args.methods}')
-    for name in ('epochs', 'train_subset', 'test_subset', 'num_bins', 'batch_size'):
+    args.seeds_of = {method: list(args.seeds) for method in args.methods}
+    for item in args.seeds_for:
+        method, sep, seeds = item.partition('=')
+        if not sep or method not in args.seeds_of:
+            parser.error(f'--seeds-for takes METHOD=S,S,... for a method of --methods, '
+                         f'got {item!r}')
+        try:
+            args.seeds_of[method] = [int(s) for s in seeds.split(',') if s.strip()]
+        except ValueError:
+            parser.error(f'--seeds-for {item!r}: seeds must be integers')
+    if any(len(set(s)) != len(s) or not s for s in args.seeds_of.values()):
+        parser.error(f'--seeds / --seeds-for: each method needs distinct seeds, got '
+                     f'{args.seeds_of}')
+    for name in ('epochs', 'train_subset', 'test_subset', 'num_bins', 'batch_size',
+                 'jobs', 'calibration_holdout'):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1, got {value}')

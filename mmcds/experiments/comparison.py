@@ -1,12 +1,14 @@
-"""Train the methods the same way and measure them side by side.
+"""Train the methods the same way and measure them side by side, over seeds.
 
-Train CE, DSN, DKS, DHM, SelfCon and CDS (and the distillation students KD and
-CDS + KD, given a teacher checkpoint) the same way and measure them side by side:
-the logic behind ``tools/compare_methods.py``.
+The logic behind ``tools/compare_methods.py``: train CE, DSN, DKS, DHM, SelfCon and
+CDS (and the distillation students KD and CDS + KD, given a teacher checkpoint) the
+same way, once per seed, and measure them side by side.
 
-Every method starts from its CIFAR config (same backbone, data, schedule and seed;
-they differ only in what the method itself changes) and is trained and tested in a
-subprocess of its own, so that its peak memory is its own.
+Every (method, seed) starts from the method's CIFAR config (same backbone, data,
+schedule and seed; they differ only in what the method itself changes) and is
+trained and tested in a subprocess of its own, so that its peak memory is its own;
+``--jobs`` runs several at once. The report (:mod:`.comparison_report`) gives mean ±
+sd over seeds and, against CE, paired differences with 95% intervals.
 """
 import json
 import os
@@ -14,13 +16,17 @@ import os.path as osp
 import shlex
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Tuple
 
+import numpy as np
+
+from .comparison_report import plot_results, write_report
 from .config_edit import class_counts, insert_resize, set_epochs, use_class_folders
 from .progress import PROGRESS_TAG
-from .report import (machine_description, markdown_table, plot_bars,
-                     plot_reliability_grid, read_loss_curve, utc_now)
+from .report import utc_now
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 METHOD_CONFIGS = {
@@ -47,18 +53,41 @@ METHOD_NAMES = {'ce': 'CE', 'dsn': 'DSN', 'dks': 'DKS', 'selfcon': 'SelfCon',
 DEFAULT_EPOCHS = 6
 
 
-def build_config(args, method: str):
+def run_dir(work_dir: str, method: str, seed: int) -> str:
+    """Where one (method, seed) run writes: ``<work_dir>/<method>/seed<seed>``."""
+    return osp.join(work_dir, method, f'seed{seed}')
+
+
+def holdout_split(train_indices: List[int], size: int) -> Tuple[List[int], List[int]]:
+    """Split training indices into (train, held out), ``size`` held out.
+
+    The held-out images are spread evenly over the (class-sorted) list, so every
+    class gives about as many; the split depends on nothing else, so every method
+    and seed of a comparison holds out the same images."""
+    if size >= len(train_indices):
+        raise ValueError(f'--calibration-holdout {size}: the training split has only '
+                         f'{len(train_indices)} images')
+    positions = {int(i * len(train_indices) / size) for i in range(size)}
+    held_out = [train_indices[i] for i in sorted(positions)]
+    kept = [index for i, index in enumerate(train_indices) if i not in positions]
+    return kept, held_out
+
+
+def build_config(args, method: str, seed: int = None):
     """A method's config with the comparison's shared overrides.
 
     The method's config with the shared overrides: data (root, prefixes, subsets,
     resize, workers), epochs (schedule stepped per iteration, no validation, one
-    checkpoint at the end), batch size, seed and the test metrics; returns
-    ``(cfg, num_classes)``."""
+    checkpoint at the end), batch size, seed (default: the first of
+    ``args.seeds``), the test metrics and, with ``args.calibration_holdout``, the
+    held-out training images as ``cfg.holdout_dataloader`` (the test pipeline over
+    them; the runner ignores this key); returns ``(cfg, num_classes)``."""
     from mmengine.config import Config
 
+    seed = args.seeds[0] if seed is None else seed
     path = args.config_of[method]
     cfg = Config.fromfile(path if osp.isabs(path) else osp.join(REPO_ROOT, path))
-    cfg.work_dir = osp.join(args.work_dir, method)
+    cfg.work_dir = run_dir(args.work_dir, method, seed)
     if 'teacher_checkpoint' in cfg.model and args.teacher_checkpoint:
         cfg.model.teacher_checkpoint = osp.abspath(args.teacher_checkpoint)
     num_classes = use_class_folders(cfg, args.data_root, args.train_prefix,
@@ -71,15 +100,26 @@ def build_config(args, method: str):
         loader.pin_memory = False
         if args.resize:
             insert_resize(loader.dataset.pipeline, args.resize)
+    if args.calibration_holdout:
+        train_set = cfg.train_dataloader.dataset
+        indices = train_set.get('indices', None) or list(
+            range(sum(class_counts(args.data_root, args.train_prefix).values())))
+        train_set.indices, held_out = holdout_split(list(indices),
+                                                    args.calibration_holdout)
+        holdout = Config(dict(loader=cfg.test_dataloader.to_dict())).loader
+        holdout.dataset.data_prefix = args.train_prefix
+        holdout.dataset.indices = held_out
+        cfg.holdout_dataloader = holdout
     if args.batch_size:
         cfg.train_dataloader.batch_size = args.batch_size
     set_epochs(cfg, args.epochs, per_iteration=True, validate=False)
     cfg.test_cfg = dict()
     cfg.test_evaluator = [
         dict(type='Accuracy', topk=(1, )),
-        dict(type='ExpectedCalibrationError', num_bins=args.num_bins),
+        dict(type='ExpectedCalibrationError', num_bins=args.num_bins,
+             keep_scores=True),
     ]
-    cfg.randomness = dict(seed=args.seed, deterministic=False)
+    cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=20)
     cfg.launcher = 'none'
     return cfg, num_classes
@@ -110,150 +150,109 @@ def check_teacher_checkpoint(args) -> None:
     if needing:
         raise ValueError(f'--teacher-checkpoint: {needing} distil from a teacher; give '
                          'its checkpoint, e.g. from a run of --methods cds_w32 '
-                         '(<work-dir>/cds_w32/epoch_N.pth)')
+                         '(<work-dir>/cds_w32/seed0/epoch_N.pth)')
+
+
+def _test_metric(runner):
+    for metric in runner.test_evaluator.metrics:
+        if hasattr(metric, 'last_scores'):
+            return metric
+    raise RuntimeError('the test evaluator kept no scores (ExpectedCalibrationError '
+                       'with keep_scores=True)')
+
+
+def predict_scores(model, dataloader) -> Tuple[np.ndarray, np.ndarray]:
+    """``(scores (n, K), labels (n,))`` of ``model.test_step`` over a loader."""
+    import torch
+
+    scores, labels = [], []
+    model.eval()
+    with torch.no_grad():
+        for batch in dataloader:
+            for sample in model.test_step(batch):
+                scores.append(sample.pred_score.float().cpu().numpy())
+                labels.append(int(sample.gt_label))
+    return np.stack(scores), np.asarray(labels)
+
+
+def temperature_scaled_metrics(runner) -> Dict:
+    """Fit T on the held-out training images; the test metrics after scaling by it.
+
+    Returns ``temperature``, ``holdout_size`` and ``ece_ts``, ``mce_ts`` (in %),
+    ``nll_ts``, ``brier_ts`` of the test split's scores after temperature scaling."""
+    from mmcds.evaluation import (calibration_bins, fit_temperature, proper_scores,
+                                  scale_temperature)
+    import torch
+
+    holdout_scores, holdout_labels = predict_scores(
+        runner.model, runner.build_dataloader(runner.cfg.holdout_dataloader))
+    temperature = fit_temperature(holdout_scores, holdout_labels)
+    metric = _test_metric(runner)
+    scaled = scale_temperature(torch.as_tensor(metric.last_scores, dtype=torch.float64),
+                               temperature)
+    confidence, prediction = scaled.max(1)
+    labels = torch.as_tensor(metric.last_labels)
+    bins = calibration_bins(confidence, prediction == labels, metric.num_bins)
+    scores = proper_scores(scaled, labels)
+    return dict(temperature=temperature, holdout_size=len(holdout_labels),
+                ece_ts=100 * bins['ece'], mce_ts=100 * bins['mce'],
+                nll_ts=scores['nll'], brier_ts=scores['brier'])
 
 
 def run_one(args) -> None:
-    """Child process: train and test one method and save its results.
+    """Child process: train and test one (method, seed) and save its results.
 
-    Child process: train and test ``args.run_one``; write ``result.json`` and
-    ``calibration.npz`` into ``<work-dir>/<method>``."""
-    import numpy as np
+    Child process: train and test ``args.run_one`` with seed ``args.seeds[0]``;
+    write ``result.json`` and ``calibration.npz`` (per-sample test scores, labels,
+    confidences and correctness) into ``<work-dir>/<method>/seed<seed>``."""
     import torch
 
     import mmcds  # noqa: F401  registers the classifiers and the ECE metric
+    from .cost import count_flops
     from .measured_run import measured_run
 
-    method = args.run_one
+    method, seed = args.run_one, args.seeds[0]
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg, num_classes = build_config(args, method)
+    cfg, num_classes = build_config(args, method, seed)
     os.makedirs(cfg.work_dir, exist_ok=True)
-    run = measured_run(cfg,
-                       label=f'{METHOD_NAMES.get(method, method)} seed {args.seed}')
+    after_test = temperature_scaled_metrics if args.calibration_holdout else None
+    run = measured_run(cfg, label=f'{METHOD_NAMES.get(method, method)} seed {seed}',
+                       before_train=count_flops, after_test=after_test)
     calibration = run.pop('calibration')
     metrics = run.pop('metrics')
     run.pop('history')
+    scores = np.asarray(calibration.pop('scores'))
     result = dict(
         method=method, name=METHOD_NAMES.get(method, method),
         config=args.config_of[method], model_type=cfg.model.type,
         top1=metrics['accuracy/top1'], ece=metrics['calibration/ECE'],
-        mce=metrics['calibration/MCE'], epochs=args.epochs, seed=args.seed,
-        num_classes=num_classes, test_size=len(calibration['confidences']),
+        mce=metrics['calibration/MCE'], nll=metrics['calibration/NLL'],
+        brier=metrics['calibration/Brier'], epochs=args.epochs, seed=seed,
+        num_classes=num_classes, test_size=len(scores),
         batch_size=cfg.train_dataloader.batch_size,
         optimizer='{type} lr {lr}'.format(**cfg.optim_wrapper.optimizer), **run)
     np.savez(osp.join(cfg.work_dir, 'calibration.npz'),
              confidences=np.asarray(calibration['confidences']),
-             correct=np.asarray(calibration['correct']))
+             correct=np.asarray(calibration['correct']), scores=scores,
+             labels=np.asarray(calibration.pop('labels')))
     with open(osp.join(cfg.work_dir, 'result.json'), 'w') as f:
         json.dump(result, f, indent=2)
 
 
-def format_table(results: List[dict]) -> str:
-    """Markdown table of the per-method results (a failed run shows its error)."""
-    cuda = any(r.get('device') == 'cuda' for r in results)
-    memory_title = 'Peak CUDA memory (MiB)' if cuda \
-        else 'Peak RSS (MiB) [growth in training]'
-    rows = []
-    for r in results:
-        if 'error' in r:
-            rows.append([r['name'], f'failed: {r["error"]}', '', '', '', '',
-                         f'`{r.get("config", "")}`'])
-            continue
-        memory = f'{r["peak_cuda_mib"]:.0f}' if r.get('device') == 'cuda' else (
-            f'{r["peak_rss_mib"]:.0f} '
-            f'[+{r["peak_rss_mib"] - r["rss_train_start_mib"]:.0f}]')
-        rows.append([
-            r['name'], f'{r["top1"]:.2f}', f'{r["ece"]:.2f}',
-            f'{1000 * r["sec_per_image"]:.2f} ms', memory,
-            f'{r["params_train"] / 1e6:.3f} / {r["params_test"] / 1e6:.3f}',
-            f'`{r["config"]}`'
-        ])
-    return markdown_table(['Method', 'Top-1 (%)', 'ECE (%)', 'Train s / image',
-                           memory_title, 'Params train / test (M)', 'Config'], rows,
-                          align='lrrrrrl')
+def child_command(args, method: str, seed: int, script: str) -> List[str]:
+    """The command line that trains and tests one (method, seed) in a subprocess.
 
-
-def write_report(args, results: List[dict], command: str, started: str,
-                 wall_seconds: float) -> str:
-    """Write ``results.md`` (command, date, machine, data, schedule, table)."""
-    ok = [r for r in results if 'error' not in r]
-    first = ok[0] if ok else {}
-    lines = [
-        '# Method comparison', '',
-        f'- Command: `{command}`',
-        f'- Date: {started} (UTC); total wall time {wall_seconds / 60:.1f} min',
-        f'- Machine: {machine_description()}',
-        f'- Data: `{args.data_root_shown}` ({args.train_prefix}: '
-        f'{first.get("train_size", "?")} images, {args.test_prefix}: '
-        f'{first.get("test_size", "?")} images, {first.get("num_classes", "?")} '
-        'classes)',
-        f'- Schedule: {args.epochs} epochs, batch size '
-        f'{first.get("batch_size", "?")}, seed {args.seed}, '
-        f'{first.get("optimizer", "?")} with the configs\' cosine schedule stepped '
-        'per iteration, no validation during training; top-1 and ECE on the test '
-        'split',
-        f'- ECE: {args.num_bins} equal-width confidence bins, in %; lower is better',
-        '', format_table(results), '',
-        'Train s / image: wall time of training (data loading included) divided by '
-        'the images seen; CDS computes two views per image. Peak RSS is the whole '
-        'training process (Python + torch baseline included, dataloader workers '
-        'excluded); the bracket is its growth after the runner was built.',
-    ]
-    text = '\n'.join(lines) + '\n'
-    with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
-        f.write(text)
-    return text
-
-
-def plot_results(args, results: List[dict]) -> List[str]:
-    """Draw the comparison's bar charts and reliability diagrams.
-
-    ``comparison.png`` (top-1, ECE, time, memory, CE curves) and
-    ``reliability.png`` (one reliability diagram per method)."""
-    import numpy as np
-
-    ok = [r for r in results if 'error' not in r]
-    if not ok:
-        return []
-    names = [r['name'] for r in ok]
-    cuda = any(r['device'] == 'cuda' for r in ok)
-    panels = [
-        ('top-1 (%)', [r['top1'] for r in ok]),
-        ('ECE (%), lower is better', [r['ece'] for r in ok]),
-        ('train ms / image', [1000 * r['sec_per_image'] for r in ok]),
-        ('peak CUDA MiB' if cuda else 'peak RSS MiB',
-         [r['peak_cuda_mib'] if cuda else r['peak_rss_mib'] for r in ok]),
-    ]
-    # 'loss' as logged is the main head's cross-entropy (the head's own key
-    # overrides mmengine's total), comparable across methods.
-    curves = {r['name']: read_loss_curve(r.get('log_dir')) for r in ok}
-    title = (f'{args.epochs} epochs, seed {args.seed}, '
-             f'{osp.basename(args.data_root.rstrip("/"))}')
-    comparison = plot_bars(panels, names, osp.join(args.work_dir, 'comparison.png'),
-                           title, curves)
-    samples = {}
-    for r in ok:
-        data = np.load(osp.join(args.work_dir, r['method'], 'calibration.npz'))
-        samples[r['name']] = (data['confidences'], data['correct'])
-    reliability = plot_reliability_grid(samples, args.num_bins,
-                                        osp.join(args.work_dir, 'reliability.png'))
-    return [comparison, reliability]
-
-
-def child_command(args, method: str, script: str) -> List[str]:
-    """The command line that trains and tests one method in a subprocess.
-
-    The command line that trains and tests ``method`` in a subprocess of
-    ``script`` (absolute paths: the child runs in the repository root)."""
+    The command line that trains and tests ``method`` with ``seed`` in a subprocess
+    of ``script`` (absolute paths: the child runs in the repository root)."""
     cmd = [sys.executable, osp.abspath(script), '--run-one', method,
            '--methods', method, '--data-root', osp.abspath(args.data_root),
            '--train-prefix', args.train_prefix, '--test-prefix', args.test_prefix,
-           '--epochs', str(args.epochs), '--seed', str(args.seed),
+           '--epochs', str(args.epochs), '--seeds', str(seed),
            '--num-bins', str(args.num_bins), '--num-workers', str(args.num_workers),
            '--work-dir', osp.abspath(args.work_dir)]
     for flag in ('train_subset', 'test_subset', 'batch_size', 'resize', 'threads',
-                 'teacher_checkpoint'):
+                 'teacher_checkpoint', 'calibration_holdout'):
         value = getattr(args, flag)
         if value is not None:
             value = osp.abspath(value) if flag == 'teacher_checkpoint' else value
@@ -264,21 +263,31 @@ def child_command(args, method: str, script: str) -> List[str]:
     return cmd
 
 
-def _train_in_subprocess(args, method: str, script: str, env: dict,
+def _failure(args, method: str, seed: int, error: str) -> Dict:
+    return dict(method=method, name=METHOD_NAMES.get(method, method), seed=seed,
+                config=args.config_of[method], error=error[:120].replace('|', '/'))
+
+
+def _train_in_subprocess(args, method: str, seed: int, script: str, env: dict,
                          position: str = '') -> Tuple[Dict, float]:
-    method_dir = osp.join(args.work_dir, method)
-    os.makedirs(method_dir, exist_ok=True)
-    result_file = osp.join(method_dir, 'result.json')
+    out_dir = run_dir(args.work_dir, method, seed)
+    os.makedirs(out_dir, exist_ok=True)
+    result_file = osp.join(out_dir, 'result.json')
     if osp.exists(result_file):
+        if args.resume:
+            print(f'[compare] {method} seed {seed}{position}: kept the result of an '
+                  f'earlier run ({result_file})', flush=True)
+            with open(result_file) as f:
+                return json.load(f), 0.
         os.remove(result_file)
-    log_file = osp.join(method_dir, 'compare.log')
-    print(f'[compare] {method}{position}: training ({args.config_of[method]}), log in '
-          f'{log_file}', flush=True)
+    log_file = osp.join(out_dir, 'compare.log')
+    print(f'[compare] {method} seed {seed}{position}: training '
+          f'({args.config_of[method]}), log in {log_file}', flush=True)
     start = time.perf_counter()
     # The child's output goes to its log; its progress lines (one per epoch, with
     # the time left) are shown here as well.
     with open(log_file, 'w') as log, subprocess.Popen(
-            child_command(args, method, script), stdout=subprocess.PIPE,
+            child_command(args, method, seed, script), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, text=True) as proc:
         for line in proc.stdout:
             log.write(line)
@@ -290,19 +299,25 @@ def _train_in_subprocess(args, method: str, script: str, env: dict,
             return json.load(f), time.perf_counter() - start
     with open(log_file) as f:
         tail = f.read()[-3000:]
-    print(f'[compare] {method} FAILED (exit {proc.returncode}); log tail:\n{tail}',
-          file=sys.stderr, flush=True)
+    print(f'[compare] {method} seed {seed} FAILED (exit {proc.returncode}); log '
+          f'tail:\n{tail}', file=sys.stderr, flush=True)
     last = [line for line in tail.strip().splitlines() if line.strip()][-1:] or ['?']
-    return dict(method=method, name=METHOD_NAMES.get(method, method),
-                config=args.config_of[method],
-                error=last[0].strip()[:120].replace('|', '/')), 0.
+    return _failure(args, method, seed, last[0].strip()), 0.
+
+
+def planned_runs(args) -> List[Tuple[str, int]]:
+    """Every (method, seed) to train, seed by seed (so an interrupted comparison
+    has whole seeds), methods in the given order within a seed."""
+    seeds = sorted({s for m in args.methods for s in args.seeds_of[m]},
+                   key=lambda s: min(args.seeds_of[m].index(s) for m in args.methods
+                                     if s in args.seeds_of[m]))
+    return [(m, s) for s in seeds for m in args.methods if s in args.seeds_of[m]]
 
 
 def run_comparison(args, argv: List[str], script: str) -> int:
-    """Train every method in turn and write the report and plots.
+    """Train every (method, seed), ``args.jobs`` at a time; write report and plots.
 
-    Train every method of ``args.methods`` in turn, write the report and plots;
-    returns 1 if a method failed, else 0."""
+    Returns 1 if a run failed, else 0."""
     command = 'python ' + ' '.join(shlex.quote(a)
                                    for a in [osp.relpath(script)] + list(argv))
     started = utc_now()
@@ -320,18 +335,30 @@ def run_comparison(args, argv: List[str], script: str) -> int:
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(filter(None, [REPO_ROOT,
                                                       env.get('PYTHONPATH')]))
-    results = []
-    for index, method in enumerate(args.methods, 1):
-        result, seconds = _train_in_subprocess(args, method, script, env,
-                                               f' ({index}/{len(args.methods)})')
-        results.append(result)
-        # Rewrite the table after every method: an interrupted run keeps what it
-        # measured.
-        write_report(args, results, command, started, time.perf_counter() - t0)
+    runs = planned_runs(args)
+    results: List[Dict] = []
+    lock = threading.Lock()
+
+    def train(item):
+        index, (method, seed) = item
+        result, seconds = _train_in_subprocess(args, method, seed, script, env,
+                                               f' ({index}/{len(runs)})')
+        with lock:
+            results.append(result)
+            # Rewrite the report after every run: an interrupted comparison keeps
+            # what it measured.
+            write_report(args, list(results), command, started,
+                         time.perf_counter() - t0)
         if 'error' not in result:
-            print(f'[compare] {method}: top-1 {result["top1"]:.2f}%, ECE '
+            print(f'[compare] {method} seed {seed}: top-1 {result["top1"]:.2f}%, ECE '
                   f'{result["ece"]:.2f}%, {1000 * result["sec_per_image"]:.2f} '
                   f'ms/image, {seconds:.0f} s', flush=True)
+
+    # Threads only wait on the children; each child is a process of its own.
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        list(pool.map(train, enumerate(runs, 1)))
+    order = {run: i for i, run in enumerate(runs)}
+    results.sort(key=lambda r: order[(r['method'], r['seed'])])
     report = write_report(args, results, command, started, time.perf_counter() - t0)
     plots = [] if args.no_plot else plot_results(args, results)
     print(report)

@@ -2,7 +2,7 @@
 import resource
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 from mmengine.config import Config
@@ -65,17 +65,25 @@ def scalar_history(runner: Runner, key: str) -> List[float]:
 def _calibration_samples(runner: Runner) -> Optional[Dict[str, list]]:
     for metric in runner.test_evaluator.metrics:
         if hasattr(metric, 'last_confidences'):
-            return dict(confidences=list(metric.last_confidences),
-                        correct=[bool(c) for c in metric.last_correct])
+            samples = dict(confidences=list(metric.last_confidences),
+                           correct=[bool(c) for c in metric.last_correct])
+            if hasattr(metric, 'last_scores'):  # with keep_scores=True
+                samples.update(scores=metric.last_scores, labels=metric.last_labels)
+            return samples
     return None
 
 
 def measured_run(cfg: Config, history_keys=('loss', ),
-                 label: Optional[str] = None) -> Dict:
+                 label: Optional[str] = None,
+                 before_train: Optional[Callable[[Runner], Dict]] = None,
+                 after_test: Optional[Callable[[Runner], Dict]] = None) -> Dict:
     """Build a runner from ``cfg``, train, test, and return what was measured.
 
     With a ``label`` (e.g. ``'CDS seed 0'``), a :class:`ProgressHook` logs a line per
-    finished epoch: the label, the epoch and the time left.
+    finished epoch: the label, the epoch and the time left. ``before_train`` and
+    ``after_test`` are called with the runner (e.g. to count FLOPs on the untrained
+    model, or to evaluate on a held-out split); the dicts they return are merged
+    into the result.
 
     Returns:
         dict: ``metrics`` (the test evaluators' results), ``train_seconds``,
@@ -84,8 +92,9 @@ def measured_run(cfg: Config, history_keys=('loss', ),
         and ``params_test`` (parameters of the whole model / of what inference runs),
         ``train_size``, ``history`` (``{key: values}`` of the logged training
         scalars in ``history_keys``), ``calibration`` (the ECE metric's per-sample
-        ``confidences`` and ``correct``, or None without that metric), ``log_dir``,
-        ``device`` and ``torch_threads``.
+        ``confidences`` and ``correct``, with its ``keep_scores`` also ``scores``
+        and ``labels``; None without that metric), ``log_dir``,
+        ``device`` and ``torch_threads``, plus the callbacks' keys.
     """
     runner = Runner.from_cfg(cfg)
     measure = MeasureHook()
@@ -97,9 +106,12 @@ def measured_run(cfg: Config, history_keys=('loss', ),
     params_test = sum(p.numel() for name in INFERENCE_MODULES
                       if getattr(model, name, None) is not None
                       for p in getattr(model, name).parameters())
+    extra = dict(before_train(runner)) if before_train else {}
     runner.train()
     metrics = runner.test()
-    return dict(
+    if after_test:
+        extra.update(after_test(runner))
+    return dict(**extra,
         metrics={k: float(v) if not hasattr(v, 'tolist') else v.tolist()
                  for k, v in metrics.items()},
         train_seconds=measure.seconds, train_images=measure.images,

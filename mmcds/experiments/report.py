@@ -53,7 +53,8 @@ def plot_bars(panels: Sequence[tuple], names: Sequence[str], path: str,
               title: str = '', curves: Optional[dict] = None) -> str:
     """Bar charts of per-method numbers, optionally with loss curves.
 
-    One bar chart per ``(title, values)`` panel over ``names`` and, with
+    One bar chart per ``(title, values)`` or ``(title, values, errors)`` panel over
+    ``names`` (errors drawn as error bars, e.g. the sd over seeds) and, with
     ``curves`` (``{name: (steps, values)}``), a last panel of line plots; saves PNG."""
     from matplotlib.figure import Figure
 
@@ -61,8 +62,9 @@ def plot_bars(panels: Sequence[tuple], names: Sequence[str], path: str,
     fig = Figure(figsize=(3.2 * columns, 3.4), dpi=110)
     axes = np.atleast_1d(fig.subplots(1, columns))
     colors = [f'C{i}' for i in range(len(names))]
-    for ax, (panel_title, values) in zip(axes, panels):
-        bars = ax.bar(names, values, color=colors)
+    for ax, (panel_title, values, *errors) in zip(axes, panels):
+        bars = ax.bar(names, values, color=colors, yerr=errors[0] if errors else None,
+                      capsize=3)
         ax.bar_label(bars, fmt='%.2f' if max(values) < 100 else '%.0f', fontsize=7)
         ax.set_title(panel_title, fontsize=9)
         ax.tick_params(axis='x', labelsize=8, rotation=30)

@@ -1,3 +1,6 @@
-from .expected_calibration_error import ExpectedCalibrationError, calibration_bins
+from .expected_calibration_error import (ExpectedCalibrationError, calibration_bins,
+                                         proper_scores, scale_temperature)
 
-__all__ = ['ExpectedCalibrationError', 'calibration_bins']
+__all__ = [
+    'ExpectedCalibrationError', 'calibration_bins', 'proper_scores', 'scale_temperature'
+]

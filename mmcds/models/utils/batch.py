@@ -50,8 +50,11 @@ def split_views(inputs, owner: str) -> List[torch.Tensor]:
     if len(inputs) < 2:
         raise ValueError(f'{owner}: inputs has {len(inputs)} view; give at least 2 '
                          'views per image')
-    if len({tuple(v.shape) for v in inputs}) != 1:
+    # int(): under torch.jit.trace (mmengine's FLOP counting) sizes are tensors,
+    # which a set would tell apart by identity.
+    shapes = [tuple(int(size) for size in v.shape) for v in inputs]
+    if len(set(shapes)) != 1:
         raise ValueError(f'{owner}: the views have different shapes '
-                         f'{[tuple(v.shape) for v in inputs]}; crop every view to one '
+                         f'{shapes}; crop every view to one '
                          'size')
     return list(inputs)

@@ -1,0 +1,54 @@
+"""Statistics over seeds: mean and standard deviation, paired differences."""
+import math
+from typing import Dict, Sequence
+
+
+def mean_sd(values: Sequence[float]) -> Dict[str, float]:
+    """Mean and sample standard deviation (n - 1 in the denominator; 0 for n = 1)."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError('mean_sd: no values')
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return dict(n=1, mean=mean, sd=0.)
+    var = sum((v - mean)**2 for v in values) / (len(values) - 1)
+    return dict(n=len(values), mean=mean, sd=math.sqrt(var))
+
+
+def paired_difference(values: Dict[int, float], baseline: Dict[int, float],
+                      confidence: float = 0.95) -> Dict[str, float]:
+    r"""Mean paired difference over the seeds both have, with a t interval.
+
+    With :math:`d_s = x_s - b_s` over the n shared seeds s,
+
+    .. math::
+
+        \bar d \pm t_{1 - \alpha/2,\, n-1} \, \frac{s_d}{\sqrt n}
+
+    where :math:`s_d` is the sample standard deviation of the :math:`d_s` and
+    :math:`1 - \alpha` = ``confidence``. Pairing by seed removes what both runs of
+    a seed share (same data order, same backbone initialisation), so the interval
+    is narrower than one from two independent samples when the runs are correlated.
+
+    Args:
+        values, baseline: ``{seed: value}``.
+        confidence (float): the interval's coverage. Defaults to 0.95.
+
+    Returns:
+        dict: ``n``, ``mean``, ``sd``, ``low``, ``high`` and ``half_width`` (the
+        interval is ``mean ± half_width``; low/high/half_width are NaN for n < 2).
+    """
+    from scipy import stats
+
+    seeds = sorted(set(values) & set(baseline))
+    if not seeds:
+        raise ValueError('paired_difference: no seed in common: '
+                         f'{sorted(values)} vs {sorted(baseline)}')
+    summary = mean_sd([values[s] - baseline[s] for s in seeds])
+    n, mean, sd = summary['n'], summary['mean'], summary['sd']
+    if n < 2:
+        half = float('nan')
+    else:
+        half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return dict(n=n, mean=mean, sd=sd, low=mean - half, high=mean + half,
+                half_width=half, seeds=seeds)

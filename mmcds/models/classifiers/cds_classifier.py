@@ -77,8 +77,11 @@ class CDSClassifier(MultiExitClassifier):
                     raise ValueError('CDSClassifier.cds_stages: differs from '
                                      'cds_neck.stages; set only one of them')
                 cds_neck['stages'] = tuple(cds_stages)
-        self.cds_neck = cds_neck if isinstance(cds_neck, nn.Module) \
-            else MODELS.build(cds_neck)
+        if isinstance(cds_neck, nn.Module):
+            self.cds_neck = cds_neck
+        else:
+            with self.auxiliary_rng():
+                self.cds_neck = MODELS.build(cds_neck)
         # A neck given as a module supervises what it has heads for (all by default).
         self.cds_stages = tuple(getattr(self.cds_neck, 'stages',
                                         range(len(self.stage_channels))))

@@ -139,7 +139,8 @@ class CDSDistiller(CDSClassifier):
         self._freeze_unused_projection_heads(
             range(num_stages) if self.uses_cds else self.feat_loss_weights)
 
-        teacher, name = self._build_teacher(teacher_config)
+        with self.auxiliary_rng():
+            teacher, name = self._build_teacher(teacher_config)
         self._check_teacher(teacher, name)
         self._load_teacher(teacher, teacher_checkpoint, name)
         teacher.requires_grad_(False)
@@ -149,10 +150,12 @@ class CDSDistiller(CDSClassifier):
 
         # A_k: student embedding width -> teacher's, only where they differ.
         self.feat_adapters = nn.ModuleDict()
-        for stage in self.feat_loss_weights:
-            widths = self.cds_neck.out_channels, teacher.cds_neck.out_channels
-            if widths[0] != widths[1]:
-                self.feat_adapters[f'stage{stage + 1}'] = nn.Linear(*widths, bias=True)
+        with self.auxiliary_rng():
+            for stage in self.feat_loss_weights:
+                widths = self.cds_neck.out_channels, teacher.cds_neck.out_channels
+                if widths[0] != widths[1]:
+                    self.feat_adapters[f'stage{stage + 1}'] = nn.Linear(*widths,
+                                                                        bias=True)
         self.train(self.training)
 
     # ------------------------------------------------------------------ teacher

@@ -1,7 +1,8 @@
 """The base of the classifiers with exits on intermediate stages.
 
 CDS, DSN, DKS and SelfCon build on it."""
-from typing import Dict, List, Optional, Sequence, Union
+import contextlib
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -30,6 +31,12 @@ class MultiExitClassifier(ImageClassifier):
     exit's cross-entropy; 0 builds no exit classifier); the modules live under
     ``exits.stage{k}`` and ``exit_heads.stage{k}`` (k 1-based), their losses are
     logged as ``loss_exit_stage{k}``.
+
+    Modules a plain classifier lacks (exits, projection heads, teachers) are built
+    inside :meth:`auxiliary_rng`, so they leave the global random stream where the
+    plain ``ImageClassifier`` leaves it: with the same seed, the backbone, neck and
+    head start from the same weights as the CE baseline's, and comparisons over
+    seeds are paired in the initialisation too.
 
     Args:
         backbone (dict): must output every stage an exit reads plus the last one,
@@ -86,6 +93,22 @@ class MultiExitClassifier(ImageClassifier):
         x = neck_out[-1] if isinstance(neck_out, (tuple, list)) else neck_out
         return F.adaptive_avg_pool2d(x, 1).flatten(1) if x.dim() == 4 else x
 
+    @contextlib.contextmanager
+    def auxiliary_rng(self) -> Iterator[None]:
+        """Build modules on a random stream of their own (global stream untouched).
+
+        Inside, torch's CPU generator is seeded with ``torch.initial_seed()`` plus
+        a per-model counter (so two blocks of one model differ, and a seed gives
+        the same modules every time); on exit the global state is restored.
+        Without it, the default initialisation of the extra modules would draw from
+        the global stream, and the backbone's ``init_weights`` (run later by the
+        runner) would start elsewhere than CE's for the same seed."""
+        self._auxiliary_blocks = getattr(self, '_auxiliary_blocks', 0) + 1
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed((torch.initial_seed() + 7919 * self._auxiliary_blocks)
+                              % 2**63)
+            yield
+
     # --------------------------------------------------------------------- exits
     def build_exits(self, exit_stages: Optional[Sequence[int]], exit_type: str,
                     exit_loss_weight: Union[float, Sequence[float]]) -> None:
@@ -100,13 +123,14 @@ class MultiExitClassifier(ImageClassifier):
             exit_loss_weight, len(self.exit_stages), owner, 'exit_loss_weight')
         self.exits = nn.ModuleDict()
         self.exit_heads = nn.ModuleDict()
-        for stage, weight in zip(self.exit_stages, self.exit_loss_weights):
-            key = self.exit_key(stage)
-            self.exits[key] = StageExit(stage, self.stage_channels, exit_type,
-                                        self.backbone, owner)
-            if weight > 0:
-                self.exit_heads[key] = linear_head_like(
-                    self.head, self.exits[key].out_channels, weight, owner)
+        with self.auxiliary_rng():
+            for stage, weight in zip(self.exit_stages, self.exit_loss_weights):
+                key = self.exit_key(stage)
+                self.exits[key] = StageExit(stage, self.stage_channels, exit_type,
+                                            self.backbone, owner)
+                if weight > 0:
+                    self.exit_heads[key] = linear_head_like(
+                        self.head, self.exits[key].out_channels, weight, owner)
 
     @staticmethod
     def exit_key(stage: int) -> str:

@@ -96,13 +96,14 @@ class SelfConClassifier(MultiExitClassifier):
                              f'{PROJECTORS}, got {projector!r}')
         self.build_exits(exit_stages, exit_type, exit_loss_weight)
         self.ensemble_exits = ensemble_exits
-        self.selfcon_projectors = nn.ModuleDict({
-            key: self._projector(projector, exit_.out_channels, feat_dim)
-            for key, exit_ in self.exits.items()
-        })
         backbone_channels = getattr(self.head, 'in_channels', self.stage_channels[-1])
-        self.selfcon_projectors['backbone'] = self._projector(
-            projector, backbone_channels, feat_dim)
+        with self.auxiliary_rng():
+            self.selfcon_projectors = nn.ModuleDict({
+                key: self._projector(projector, exit_.out_channels, feat_dim)
+                for key, exit_ in self.exits.items()
+            })
+            self.selfcon_projectors['backbone'] = self._projector(
+                projector, backbone_channels, feat_dim)
         self.freeze_backbone_projector = freeze_backbone_projector
         if freeze_backbone_projector:
             self.selfcon_projectors['backbone'].requires_grad_(False)

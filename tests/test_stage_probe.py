@@ -13,7 +13,6 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmpretrain.registry import MODELS
 
-import mmcds  # noqa: F401
 from conftest import load_tool
 from mmcds.experiments import stage_probe as sp
 

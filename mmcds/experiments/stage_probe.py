@@ -433,8 +433,6 @@ def run_stage_probe(args, argv: Sequence[str]) -> dict:
     from mmengine.registry import init_default_scope
     from threadpoolctl import threadpool_limits
 
-    import mmcds  # noqa: F401  registers our models and transforms
-
     started = time.time()
     init_default_scope('mmpretrain')
     classes = check_inputs(args.model, args.data_root, args.train_prefix,

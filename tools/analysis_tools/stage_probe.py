@@ -28,6 +28,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO_ROOT)
 
+from mmcds.experiments.config_edit import add_class_folder_args  # noqa: E402
 from mmcds.experiments.stage_probe import run_stage_probe  # noqa: E402
 
 
@@ -39,11 +40,7 @@ def parse_args(argv=None):
                         metavar=('NAME', 'CONFIG', 'CHECKPOINT'),
                         help="a model to probe (repeat for several); CHECKPOINT "
                         "'none': randomly initialised")
-    parser.add_argument('--data-root', default=osp.join('..', 'shared', 'data',
-                                                        'cifar10'),
-                        help='class-folder data set with train and test splits')
-    parser.add_argument('--train-prefix', default='train')
-    parser.add_argument('--test-prefix', default='test')
+    add_class_folder_args(parser)
     parser.add_argument('--max-train', type=int, default=None,
                         help='use this many train images, spread evenly over the '
                         '(class-sorted) list so that every class is present')

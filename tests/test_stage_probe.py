@@ -228,7 +228,7 @@ def backbone_stage_means(model, inputs):
 def test_features_are_the_stage_outputs(which, colour_root, checkpoints):
     config = dict(cds=CDS, mmp=MMP)[which]
     cfg = tiny_cfg(config)
-    pipeline, prepended = sp.test_pipeline(cfg, which)
+    pipeline, prepended = sp.eval_pipeline(cfg, which)
     assert prepended == (which == 'mmp')  # mmpretrain's CIFAR10 reads no files
     model, info = sp.build_stage_model(cfg, checkpoints[which], which,
                                        flip_channels=prepended)

@@ -76,7 +76,7 @@ def count_stages(backbone: nn.Module, owner: str) -> int:
                      'backbones')
 
 
-def test_pipeline(cfg: Config, owner: str) -> Tuple[List[dict], bool]:
+def eval_pipeline(cfg: Config, owner: str) -> Tuple[List[dict], bool]:
     """The config's test pipeline, reading images from files.
 
     ``(pipeline, prepended)``: the test (else val) dataloader's pipeline; when it
@@ -263,7 +263,7 @@ def extract_features(model: StageModel, dataset, batch_size: int = 128,
 
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, collate_fn=pseudo_collate)
-    model.to(device)
+    model.classifier.to(device)  # BaseModel.to moves its data preprocessor too
     features: List[List[np.ndarray]] = [[] for _ in range(model.num_stages)]
     logits, labels = [], []
     for batch in loader:
@@ -445,7 +445,7 @@ def run_stage_probe(args, argv: Sequence[str]) -> dict:
         for name, config, checkpoint in args.model:
             t0 = time.time()
             cfg = load_config(config, args.cfg_options)
-            pipeline, prepended = test_pipeline(cfg, name)
+            pipeline, prepended = eval_pipeline(cfg, name)
             model, info = build_stage_model(cfg, checkpoint, name,
                                             flip_channels=prepended, seed=args.seed)
             splits = {}

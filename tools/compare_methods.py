@@ -60,6 +60,7 @@ if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
 
 from mmcds.experiments.comparison import (DEFAULT_EPOCHS, DEFAULT_METHODS,  # noqa: E402
                                           METHOD_CONFIGS, run_comparison, run_one)
+from mmcds.experiments.config_edit import add_class_folder_args  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -71,11 +72,7 @@ def parse_args(argv=None):
     parser.add_argument('--config', nargs='+', default=[], metavar='METHOD=PATH',
                         help='use another config for a method (e.g. another '
                         'backbone); the overrides below still apply')
-    parser.add_argument('--data-root', default=osp.join('..', 'shared', 'data',
-                                                        'cifar10'),
-                        help='class-folder data set with train and test splits')
-    parser.add_argument('--train-prefix', default='train')
-    parser.add_argument('--test-prefix', default='test')
+    add_class_folder_args(parser)
     parser.add_argument('--resize', type=int, default=None,
                         help='resize every image to this square size first')
     parser.add_argument('--epochs', type=int, default=DEFAULT_EPOCHS)

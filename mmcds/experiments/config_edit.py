@@ -40,6 +40,17 @@ def class_counts(data_root: str, prefix: str) -> Dict[str, int]:
     return counts
 
 
+def add_class_folder_args(parser) -> None:
+    """Add ``--data-root`` (default ``../shared/data/cifar10``), ``--train-prefix``
+    and ``--test-prefix`` to an ``argparse`` parser: a class-folder data set, as
+    the experiment tools take it."""
+    parser.add_argument('--data-root', default=osp.join('..', 'shared', 'data',
+                                                        'cifar10'),
+                        help='class-folder data set with train and test splits')
+    parser.add_argument('--train-prefix', default='train')
+    parser.add_argument('--test-prefix', default='test')
+
+
 def spread_indices(total: int, size: Optional[int]) -> Optional[List[int]]:
     """Indices spread evenly over a data set.
 

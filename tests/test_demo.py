@@ -125,7 +125,8 @@ def test_demo_quick_mode_prints_the_table_and_writes_plots(tmp_path):
         assert all(torch.equal(own[k], classifier[k]) for k in own)
         det_dir = work_dir / f'faster_rcnn_{method.lower()}'
         detector = _backbone(det_dir / 'epoch_1.pth', 'backbone.')
-        assert _distance(detector, own) < 0.1 * _distance(detector, backbones[other])
+        moved, apart = _distance(detector, own), _distance(detector, backbones[other])
+        assert moved < 0.1 * apart, (method, moved, apart)
         cfg = Config.fromfile(str(det_dir / 'faster_rcnn_r18-w16_fpn_digits.py'))
         assert cfg.model.backbone.init_cfg.checkpoint == str(
             work_dir / f'{method.lower()}_backbone.pth')

@@ -1,8 +1,10 @@
 # The main job (`make demo`): on scikit-learn's bundled handwritten digits (no download),
 # train a cross-entropy and a CDS classifier side by side (same tiny ResNet, epochs and
-# seed), evaluate both, convert the CDS backbone, fine-tune a small Faster R-CNN from it
-# on digit canvases (COCO format), evaluate COCO bbox mAP, and print one results table;
-# plots and the table land in the work dir. Runs on a CPU in a few minutes.
+# seed), evaluate both, convert both backbones, fine-tune a small Faster R-CNN from each
+# on digit canvases (COCO format; same schedule, seed and data), evaluate COCO bbox mAP,
+# and print one side-by-side table (CE, CDS, CDS - CE); plots (reliability diagrams of
+# both classifiers included) and the table land in the work dir. Runs on a CPU in a few
+# minutes.
 #
 # Real data instead of the digits:
 #   tools/demo.py --cls-data ../shared/data/cifar10 --det-data ../shared/data/coco128

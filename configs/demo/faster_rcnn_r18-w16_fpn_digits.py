@@ -1,7 +1,8 @@
 # Demo (make demo): the small Faster R-CNN of configs/det/faster_rcnn_r18-w16_fpn_coco128.py
 # on digit canvases that tools/demo.py writes in COCO format. Its backbone starts from
-# the backbone-only checkpoint that tools/demo.py converts from the CDS classifier
-# (keys without the 'backbone.' prefix, hence prefix=None).
+# a backbone-only checkpoint that tools/demo.py converts from a demo classifier (it runs
+# this config twice: from the CE and from the CDS backbone; keys without the
+# 'backbone.' prefix, hence prefix=None).
 _base_ = '../det/faster_rcnn_r18-w16_fpn_coco128.py'
 
 data_root = 'work_dirs/demo/data/digits_coco_seed0/'

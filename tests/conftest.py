@@ -22,6 +22,22 @@ def shared_data(name: str) -> str:
     return path
 
 
+# The files that take longest, longest first (seconds of CPU on the 2-core machine,
+# 2026-11-23: each starts tool subprocesses or trains several Runners). They are
+# collected first so that `make test` (pytest-xdist --dist loadfile
+# --no-loadscope-reorder: whole files, in collection order, to whichever process is
+# free) starts them at once; left to the end, one of them would run alone while the
+# other process has nothing left.
+SLOW_FILES = ('test_tools_cli.py', 'test_training.py', 'test_reliability_resume.py',
+              'test_distill.py', 'test_demo.py', 'test_compare_methods.py',
+              'test_det_transfer.py', 'test_cifar100_configs.py')
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: index for index, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable
+
+
 @pytest.fixture
 def cifar10_root():
     return shared_data('cifar10')

@@ -92,12 +92,17 @@ def test_amp_test_dump_feeds_the_reliability_cli(amp_checkpoint, cifar10_root_mo
     assert png.read_bytes()[:4] == b'\x89PNG'
 
 
-def test_tta_and_metrics_dump(amp_checkpoint, cifar10_root_module, tmp_path):
+def test_tta_and_metrics_dump(amp_checkpoint, cifar10_root_module, tmp_path,
+                              monkeypatch):
+    """tools/test.py --tta --out-item metrics, run as its main() in this process (the
+    test above runs tools/test.py as a subprocess)."""
     metrics_file = str(tmp_path / 'metrics.pkl')
-    out = run(sys.executable, 'tools/test.py', TINY_CDS, amp_checkpoint, '--tta',
-              '--out', metrics_file, '--out-item', 'metrics', '--work-dir',
-              str(tmp_path), '--cfg-options',
-              *data_options(cifar10_root_module, 'test', 'test_dataloader', 8))
+    monkeypatch.setattr(sys, 'argv', [
+        'tools/test.py', TINY_CDS, amp_checkpoint, '--tta', '--out', metrics_file,
+        '--out-item', 'metrics', '--work-dir', str(tmp_path), '--cfg-options',
+        *data_options(cifar10_root_module, 'test', 'test_dataloader', 8)])
+    load_tool('test').main()
+    out = open(glob.glob(str(tmp_path / '*' / '*.log'))[0]).read()
     metrics = mmengine.load(metrics_file)
     assert set(metrics) >= {'accuracy/top1', 'calibration/ECE'}
     assert metrics['accuracy/top1'] == pytest.approx(

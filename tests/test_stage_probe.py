@@ -313,3 +313,26 @@ def test_reference_refused_for_other_classes():
     assert sp.classifier_reference(info, logits, labels, ['x', 'y', 'z']) == (100., '')
     top1, why = sp.classifier_reference(info, logits, labels, ['a', 'b', 'c'])
     assert top1 is None and 'trained on the classes' in why
+
+
+def test_group_summary_over_seeds_on_hand_numbers():
+    """Names given twice (two seeds): mean ± sd per stage and the paired difference
+    to the first name, seed k with seed k."""
+    from mmcds.experiments.stage_probe import group_summary
+
+    def result(name, stage_top1, classifier):
+        return dict(name=name, probe=[dict(top1=t, se=.5, converged=True)
+                                      for t in stage_top1],
+                    classifier_top1=classifier)
+
+    lines = group_summary([result('CE', [40., 50.], 44.), result('CE', [42., 52.], 46.),
+                           result('CDS', [41., 53.], 47.),
+                           result('CDS', [42., 54.], 48.)])
+    table = [row for row in '\n'.join(lines).splitlines() if row.startswith('| ')]
+    # CE: stage 1 mean 41, sd sqrt(2); CDS - CE: stage 2 differences 3, 2 -> mean 2.5,
+    # sd 0.7071, t(0.975, 1) = 12.7062 -> half width 6.3531.
+    assert table[0] == '| model | n | stage 1 | stage 2 | classifier |'
+    assert table[1] == '| CE | 2 | 41.00 ± 1.41 | 51.00 ± 1.41 | 45.00 ± 1.41 |'
+    assert table[3] == ('| CDS − CE | 2 | +0.50 [-5.85, +6.85] | +2.50 [-3.85, +8.85] '
+                        '| +2.50 [-3.85, +8.85] |')
+    assert group_summary([result('CE', [40.], 44.), result('CDS', [41.], 45.)]) == []

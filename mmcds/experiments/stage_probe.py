@@ -315,21 +315,30 @@ def tsne_embedding(features: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def plot_probe_accuracy(results: Sequence[dict], path: str) -> str:
-    """Probe top-1 against stage, a line per model (with its standard error), the
-    classifier's own top-1 as a dotted line; saves PNG."""
+    """Probe top-1 against stage, a line per model name (a model: its standard
+    error; a name given several times: mean ± sd over them), the classifier's own
+    top-1 as a dotted line; saves PNG."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(5.2, 3.6), dpi=110)
     ax = fig.subplots()
-    for index, result in enumerate(results):
+    groups: Dict[str, List[dict]] = {}
+    for result in results:
+        groups.setdefault(result['name'], []).append(result)
+    for index, (name, group) in enumerate(groups.items()):
         color = f'C{index % 10}'
-        stages = np.arange(1, len(result['probe']) + 1)
-        top1 = np.array([p['top1'] for p in result['probe']])
-        se = np.array([p['se'] for p in result['probe']])
-        ax.errorbar(stages, top1, yerr=se, color=color, marker='o', capsize=3,
-                    label=result['name'])
-        if result['classifier_top1'] is not None:
-            ax.axhline(result['classifier_top1'], color=color, linestyle=':',
+        stages = np.arange(1, min(len(r['probe']) for r in group) + 1)
+        top1 = np.array([[p['top1'] for p in r['probe'][:len(stages)]]
+                         for r in group])
+        # One model: its binomial standard error; several (seeds): their sd.
+        spread = np.array([p['se'] for p in group[0]['probe'][:len(stages)]]) \
+            if len(group) == 1 else top1.std(0, ddof=1)
+        ax.errorbar(stages, top1.mean(0), yerr=spread, color=color, marker='o',
+                    capsize=3, label=name if len(group) == 1 else
+                    f'{name} (mean ± sd of {len(group)})')
+        reference = [r['classifier_top1'] for r in group]
+        if None not in reference:
+            ax.axhline(float(np.mean(reference)), color=color, linestyle=':',
                        linewidth=1)
     ax.set_xlabel('backbone stage')
     ax.set_ylabel('linear-probe top-1 on test (%)')
@@ -468,7 +477,8 @@ def run_stage_probe(args, argv: Sequence[str]) -> dict:
                              'prepended and the preprocessor\'s to_rgb inverted')
             if info['ignored']:
                 notes.append(f"not used from the checkpoint: {info['ignored']}")
-            if args.tsne_samples > 0:
+            # One t-SNE row per name: repeats of a name (seeds) share a row.
+            if args.tsne_samples > 0 and name not in embeddings:
                 keep = spread_indices(len(test['labels']), args.tsne_samples)
                 keep = np.arange(len(test['labels'])) if keep is None else \
                     np.array(keep)
@@ -540,5 +550,58 @@ def markdown_report(report: dict) -> str:
         lines.append(f"- {r['name']}: `{r['config']}`, `{r['checkpoint']}`; feature "
                      f"dims {r['stage_dims']}; head on stage {r['head_stage']}"
                      + ''.join(f'; {n}' for n in r['notes']))
+    lines += group_summary(results)
     lines += ['', f"Total {report['seconds']:.0f} s.", '']
     return '\n'.join(lines)
+
+
+def group_summary(results: Sequence[dict]) -> List[str]:
+    """Markdown for names given more than once (e.g. one checkpoint per seed).
+
+    Per name: mean ± sd over its models of every stage's probe top-1 and of the
+    classifier's; per other name: the paired difference to the first name (the
+    k-th model of each name paired, e.g. the same seed), with a 95% t interval.
+    Empty when every name is given once."""
+    from .statistics import mean_sd, paired_difference
+
+    groups: Dict[str, List[dict]] = {}
+    for result in results:
+        groups.setdefault(result['name'], []).append(result)
+    if all(len(g) == 1 for g in groups.values()):
+        return []
+    stages = min(len(r['probe']) for r in results)
+
+    def column(group, stage):  # stage None: the classifier's own top-1
+        return [r['classifier_top1'] if stage is None else r['probe'][stage]['top1']
+                for r in group]
+
+    columns = list(range(stages)) + [None]
+    header = ['model', 'n'] + [f'stage {k + 1}' for k in range(stages)] + \
+        ['classifier']
+    rows = []
+    for name, group in groups.items():
+        cells = []
+        for stage in columns:
+            values = column(group, stage)
+            if any(v is None for v in values):
+                cells.append('n/a')
+                continue
+            stats = mean_sd(values)
+            cells.append(f"{stats['mean']:.2f} ± {stats['sd']:.2f}")
+        rows.append([name, str(len(group))] + cells)
+    names = list(groups)
+    base = groups[names[0]]
+    for name in names[1:]:
+        group, cells = groups[name], []
+        for stage in columns:
+            a, b = column(group, stage), column(base, stage)
+            if any(v is None for v in a + b):
+                cells.append('n/a')
+                continue
+            diff = paired_difference(dict(enumerate(a)), dict(enumerate(b)))
+            cells.append(f"{diff['mean']:+.2f}" if diff['n'] < 2 else
+                         f"{diff['mean']:+.2f} [{diff['low']:+.2f}, {diff['high']:+.2f}]")
+        rows.append([f'{name} − {names[0]}', str(min(len(group), len(base)))] + cells)
+    return ['', f'Over the models of one name (mean ± sd; the k-th models of two names '
+            f'paired, e.g. by seed; differences to {names[0]} with a 95% t interval):',
+            '', markdown_table(header, rows)]

@@ -10,6 +10,12 @@ Written to ``--work-dir``: ``stage_probe.md`` (table model x stage, with command
 machine and date), ``stage_probe.json``, ``probe_accuracy.png`` (a line per model)
 and ``tsne.png`` (rows = models, columns = stages).
 
+A NAME given several times (e.g. one checkpoint per seed) makes the report add mean
+± sd per stage over that name's models and, for every other name, the paired
+difference to the first name (k-th model with k-th model, e.g. the same seed) with
+a 95% interval; the plot then draws one line per name (mean ± sd) and the t-SNE
+grid one row per name (its first model).
+
 Example::
 
     python tools/analysis_tools/stage_probe.py \

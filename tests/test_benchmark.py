@@ -237,3 +237,32 @@ def test_channels_last_hook_on_the_runner(method, small_cifar10, tmp_path):
     for key in theirs:
         torch.testing.assert_close(ours[key], theirs[key], rtol=1e-4, atol=1e-5,
                                    msg=key)
+
+
+@pytest.mark.parametrize('labelled', [True, False])
+def test_stacked_stages_equal_one_call_per_stage(labelled):
+    """ContrastiveDSLoss on (S, N, V, D) gives each stage's loss and gradient as S
+    separate calls do (unlabelled images included), and CDSClassifier's terms are
+    those per-stage losses."""
+    from mmcds.models.losses import ContrastiveDSLoss
+    generator = torch.Generator().manual_seed(3)
+    stages = nn.functional.normalize(torch.randn(4, 6, 2, 16, generator=generator),
+                                     dim=-1)
+    labels = torch.tensor([0, 1, 0, 2, 1, 0] if labelled else [0, -1, 0, -1, 2, 2])
+    loss = ContrastiveDSLoss()
+    stacked = stages.clone().requires_grad_()
+    separate = stages.clone().requires_grad_()
+    together = loss(stacked, labels)
+    one_by_one = torch.stack([loss(z, labels) for z in separate])
+    assert together.shape == (4, )
+    torch.testing.assert_close(together, one_by_one)
+    together.sum().backward()
+    one_by_one.sum().backward()
+    torch.testing.assert_close(stacked.grad, separate.grad)
+
+    model = narrow_model('cds')
+    samples = [DataSample() if y < 0 else DataSample().set_gt_label(int(y))
+               for y in labels]
+    terms = model.contrastive_losses(list(stages), samples)
+    assert list(terms) == [f'loss_cds_stage{k}' for k in (1, 2, 3, 4)]
+    torch.testing.assert_close(torch.stack(list(terms.values())), one_by_one.detach())

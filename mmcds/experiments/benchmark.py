@@ -144,6 +144,7 @@ class Row:
         self.memory: List[float] = []
         self.batch_size = 0
         self.predict_batch_size = 0
+        self.first_step_s = float('nan')  # the first warm-up step, compiling included
 
     def measure(self, steps: int, predict_steps: int, memory: PeakMemory) -> None:
         """``steps`` timed training steps then ``predict_steps`` timed predictions;
@@ -324,8 +325,10 @@ def run_rounds(rows: Sequence[Row], warmup: int, steps: int, rounds: int,
         return
     memory = PeakMemory(rows[0].device)
     for row in rows:
-        for _ in range(warmup):
-            row.train_step()
+        for index in range(warmup):
+            data_s, compute_s = row.train_step()
+            if index == 0:
+                row.first_step_s = data_s + compute_s
         if predict_steps and row.predict_batch_size:
             row.predict()
     for index in range(rounds):
@@ -394,6 +397,12 @@ def format_table(rows: Sequence[Row]) -> str:
                  round_ratio(row, base_eager), f'{memory:.0f}', *predict_cells]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+
+def first_steps(rows: Sequence[Row]) -> str:
+    """The first warm-up step of every row in seconds (``compile`` compiles there)."""
+    return 'first warm-up step, s (torch.compile compiles here): ' + ', '.join(
+        f'{row.label} {row.first_step_s:.1f}' for row in rows)
 
 
 def machine_description() -> str:

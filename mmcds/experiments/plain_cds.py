@@ -51,8 +51,9 @@ class PlainCDSStep:
         model (CDSClassifier): whose modules (and weights) are used, not copied.
         optimizer (dict): ``type='SGD'`` and its arguments (a config's
             ``optim_wrapper.optimizer``).
-        amp_dtype (torch.dtype, optional): autocast dtype (bfloat16 on the CPU,
-            float16 on CUDA); None runs in float32.
+        amp_dtype (torch.dtype, optional): autocast dtype (bfloat16 on the CPU;
+            float16 on CUDA, then with a dynamic ``GradScaler`` as
+            ``AmpOptimWrapper``); None runs in float32.
         channels_last (bool): feed the backbone NHWC inputs.
         compile (bool): ``torch.compile`` the forward and loss.
     """
@@ -94,6 +95,8 @@ class PlainCDSStep:
         self.heads = model.cds_neck.heads
         self.optimizer = torch.optim.SGD(model.parameters(), **optimizer)
         self.amp_dtype = amp_dtype
+        # fp16 needs loss scaling, as AmpOptimWrapper's dynamic scaler does.
+        self.scaler = torch.amp.GradScaler() if amp_dtype == torch.float16 else None
         self.channels_last = channels_last
         self.forward_loss = torch.compile(self.losses) if compile else self.losses
 
@@ -127,7 +130,12 @@ class PlainCDSStep:
         with torch.autocast(device_type=labels.device.type, dtype=self.amp_dtype,
                             enabled=self.amp_dtype is not None):
             total, terms = self.forward_loss(views, labels)
-        total.backward()
-        self.optimizer.step()
+        if self.scaler is None:
+            total.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(total).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         return terms

@@ -15,9 +15,9 @@ from mmengine.config import DictAction
 
 import mmcds  # noqa: F401  registers mmcds modules
 from mmcds.experiments.benchmark import (METHOD_NAMES, build_rows, config_label,
-                                         format_table, machine_description,
-                                         parse_switch, prepare_config, run_rounds,
-                                         switch_name)
+                                         first_steps, format_table,
+                                         machine_description, parse_switch,
+                                         prepare_config, run_rounds, switch_name)
 
 
 def parse_args(argv=None):
@@ -87,7 +87,7 @@ def main(argv=None) -> str:
     text = '\n'.join([
         header, f'switches: {switch_text}; warm-up {args.warmup}, {args.rounds} rounds '
         f'x {args.steps} steps, {args.predict_steps} predict batches per row and round',
-        '', format_table(rows), '', footer])
+        '', format_table(rows), '', first_steps(rows), footer])
     print(text, flush=True)
     if args.out:
         with open(args.out, 'w') as f:

@@ -125,9 +125,11 @@ def test_each_stage_loss_only_trains_its_own_head():
     grads = [sum(p.grad.abs().sum() for p in h.parameters() if p.grad is not None)
              if any(True for _ in h.parameters()) else None for h in model.cds_neck.heads]
     assert grads[0] == 0 and grads[1] > 0 and grads[2] == 0
-    # stage 2's loss reaches layer1 and layer2 only
+    # stage 2's loss reaches layer1 and layer2 only (the stages' losses are computed
+    # in one batched call, so layer3 may get an explicit zero instead of None)
     assert model.backbone.layer2[0].conv1.weight.grad.abs().sum() > 0
-    assert model.backbone.layer3[0].conv1.weight.grad is None
+    grad = model.backbone.layer3[0].conv1.weight.grad
+    assert grad is None or grad.abs().sum() == 0
 
 
 def sep_conv_block_params(c_in, c_out):

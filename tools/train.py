@@ -4,14 +4,13 @@
 import argparse
 import os
 
-import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcds  # noqa: F401  registers mmcds modules, allow-lists checkpoint types
 from mmcds.utils.launch import (apply_dataloader_defaults, config_scope,
-                                default_work_dir, setup_cpu_distributed)
+                                default_work_dir, setup_cpu_distributed, use_amp)
 from mmcds.utils.mmcv_ops import check_mmcv_ops_for_device
 
 
@@ -91,11 +90,7 @@ def merge_args(cfg, args):
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
 
     if args.amp:
-        if torch.cuda.is_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        else:
-            cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+        use_amp(cfg)
 
     if args.resume == 'auto':
         cfg.resume = True

@@ -1,7 +1,8 @@
 from .cpu_amp_optim_wrapper import CPUAmpOptimWrapper
-from .hooks import ClassCheckHook, DataErrorHook, ExactResumeHook, NonFiniteLossHook
+from .hooks import (ChannelsLastHook, ClassCheckHook, DataErrorHook, ExactResumeHook,
+                    NonFiniteLossHook)
 
 __all__ = [
-    'CPUAmpOptimWrapper', 'ClassCheckHook', 'DataErrorHook', 'ExactResumeHook',
-    'NonFiniteLossHook'
+    'CPUAmpOptimWrapper', 'ChannelsLastHook', 'ClassCheckHook', 'DataErrorHook',
+    'ExactResumeHook', 'NonFiniteLossHook'
 ]

@@ -60,3 +60,16 @@ def setup_cpu_distributed(cfg: Config) -> None:
     if cfg.launcher == 'pytorch' and not torch_dist.is_initialized():
         os.environ.setdefault('LOCAL_RANK', '0')
         torch_dist.init_process_group(backend='gloo')
+
+
+def use_amp(cfg: Config) -> None:
+    """What ``--amp`` does to ``cfg.optim_wrapper`` (tools/train.py, benchmark.py).
+
+    On CUDA mmengine's ``AmpOptimWrapper`` (fp16 autocast, dynamic loss scaling, as
+    mmpretrain's tools/train.py sets it); without CUDA ``CPUAmpOptimWrapper``
+    (bfloat16 autocast, no scaling needed)."""
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'

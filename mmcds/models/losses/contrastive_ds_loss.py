@@ -97,16 +97,23 @@ class ContrastiveDSLoss(nn.Module):
         """The weighted SupCon (or NT-Xent) loss of V views of N images.
 
         Args:
-            features (Tensor): (N, V, D): V views of N images, rows L2-normalised.
+            features (Tensor): (N, V, D): V views of N images, rows L2-normalised;
+                or (S, N, V, D): S such sets of embeddings of the same images (e.g.
+                CDS's stages), whose S losses are computed in one batched call.
             labels (Tensor, optional): (N,) integer class labels; -1 = unlabelled.
 
         Returns:
-            Tensor: the scalar ``loss_weight * SupCon``.
+            Tensor: the scalar ``loss_weight * SupCon``, or (S,) of them for
+            4-D ``features``.
         """
-        if features.dim() != 3:
+        if features.dim() not in (3, 4):
             raise ValueError('ContrastiveDSLoss: features must be (N, V, D) (V views '
-                             f'of N images), got {tuple(features.shape)}')
-        num_images, num_views, _ = features.shape
+                             'of N images) or (S, N, V, D) (S sets of them), got '
+                             f'{tuple(features.shape)}')
+        stacked = features.dim() == 4
+        if not stacked:
+            features = features[None]
+        num_sets, num_images, num_views, _ = features.shape
         use_labels = self.supervised and labels is not None
         if use_labels:
             labels = labels.reshape(-1)
@@ -119,27 +126,31 @@ class ContrastiveDSLoss(nn.Module):
         # contrast set is every image gathered, local ones first at ``offset``.
         num_local, offset = num_images, 0
         if self.gather_distributed and get_world_size() > 1:
-            features = torch.cat(
-                GatherLayerSummedGrad.apply(features.contiguous()), dim=0)
+            # Gathered along dim 0 (the images), one set of embeddings at a time.
+            features = torch.cat(GatherLayerSummedGrad.apply(
+                features.transpose(0, 1).contiguous()), dim=0).transpose(0, 1)
             if use_labels:
                 labels = torch.cat(all_gather(labels.contiguous()), dim=0)
             offset = get_rank() * num_local
-            num_images = features.shape[0]
+            num_images = features.shape[1]
 
         # Similarities in fp32: exp(1/0.07) overflows fp16 and bf16 loses the
         # precision the log-softmax needs.
         with torch.autocast(device_type=features.device.type, enabled=False):
-            # (N, V, D) -> (V * N, D), view-major: row v * N + n is view v of image n.
-            z = features.float().transpose(0, 1).reshape(num_views * num_images, -1)
+            # (S, N, V, D) -> (S, V * N, D), view-major: row v * N + n is view v of
+            # image n.
+            z = features.float().transpose(1, 2).reshape(
+                num_sets, num_views * num_images, -1)
             image_ids = torch.arange(num_images, device=z.device).repeat(num_views)
             view_ids = torch.arange(num_views, device=z.device).repeat_interleave(
                 num_local)
             local_ids = torch.arange(num_local, device=z.device).repeat(num_views)
             # Rows of z that are this rank's views: (V * N_local,).
             anchor_rows = view_ids * num_images + offset + local_ids
-            logits = z[anchor_rows] @ z.t() / self.temperature
+            # (S, V N_local, V N): one batched matmul for all S sets.
+            logits = z[:, anchor_rows] @ z.transpose(1, 2) / self.temperature
             self_mask = anchor_rows[:, None] == torch.arange(
-                z.shape[0], device=z.device)[None, :]
+                z.shape[1], device=z.device)[None, :]
 
             positive_mask = image_ids[anchor_rows, None] == image_ids[None, :]
             if use_labels:
@@ -152,20 +163,23 @@ class ContrastiveDSLoss(nn.Module):
 
             # log p(a | i) over the contrast set A(i) = every view but i.
             logits = logits.masked_fill(self_mask, float('-inf'))
-            log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+            log_prob = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
             log_prob = log_prob.masked_fill(self_mask, 0.)
 
+            # Means over each anchor's positives and over the anchors that have
+            # one, written without boolean indexing so that the device is never
+            # waited on; with no positive at all the loss is a 0 that keeps the
+            # graph connected.
             num_positives = positive_mask.sum(dim=1)
-            has_positive = num_positives > 0
-            mean_log_prob_pos = (log_prob * positive_mask).sum(dim=1)[has_positive] \
-                / num_positives[has_positive]
-            if mean_log_prob_pos.numel() == 0:
-                # No anchor has a positive: a zero that keeps the graph connected.
-                return features.sum() * 0.
+            has_positive = (num_positives > 0).to(log_prob.dtype)
+            mean_log_prob_pos = (log_prob * positive_mask).sum(dim=-1) \
+                / num_positives.clamp(min=1)
             scale = self.loss_weight
             if self.base_temperature is not None:
                 scale = scale * self.temperature / self.base_temperature
-            return -scale * mean_log_prob_pos.mean()
+            loss = -scale * (mean_log_prob_pos * has_positive).sum(dim=-1) \
+                / has_positive.sum().clamp(min=1)
+            return loss if stacked else loss[0]
 
     def extra_repr(self) -> str:
         """The settings, shown when the module is printed."""

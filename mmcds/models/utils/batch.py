@@ -12,7 +12,9 @@ def labels_of(data_samples: Sequence[DataSample], device, owner: str) -> torch.T
     """The single-label targets of the data samples.
 
     The (N,) single-label targets of ``data_samples``; -1 where a sample has no
-    ``gt_label`` (an unlabelled image in semi-supervised training).
+    ``gt_label`` (an unlabelled image in semi-supervised training). One ``cat`` of
+    the samples' label tensors: no per-sample ``int()``, which on CUDA (where the data
+    preprocessor has moved the labels) would wait for the device once per image.
 
     Raises:
         ValueError: a sample carries more than one label (multi-label or soft
@@ -21,15 +23,22 @@ def labels_of(data_samples: Sequence[DataSample], device, owner: str) -> torch.T
     labels = []
     for index, sample in enumerate(data_samples):
         if 'gt_label' not in sample:
-            labels.append(-1)
+            labels.append(None)
             continue
-        gt_label = sample.gt_label.reshape(-1)
+        gt_label = sample.gt_label
         if gt_label.numel() != 1:
             raise ValueError(f'{owner}: data_samples[{index}].gt_label has '
                              f'{gt_label.numel()} labels; the contrastive terms need '
                              'one per image (single-label data, no Mixup/CutMix)')
-        labels.append(int(gt_label))
-    return torch.tensor(labels, dtype=torch.long, device=device)
+        labels.append(gt_label if gt_label.dim() == 1 else gt_label.reshape(1))
+    given = [label for label in labels if label is not None]
+    if not given:
+        return torch.full((len(labels), ), -1, dtype=torch.long, device=device)
+    if len(given) < len(labels):
+        unlabelled = torch.full((1, ), -1, dtype=given[0].dtype,
+                                device=given[0].device)
+        labels = [unlabelled if label is None else label for label in labels]
+    return torch.cat(labels).to(device=device, dtype=torch.long)
 
 
 def split_views(inputs, owner: str) -> List[torch.Tensor]:

@@ -304,6 +304,10 @@ def test_refusals(colour_root, checkpoints, tmp_path):
         sp.count_stages(MODELS.build(dict(type='LeNet5')), 'A')
     with pytest.raises(SystemExit):
         tool.parse_args(['--model', 'A', CDS, 'none', '--model', 'A', CDS, 'none'])
+    # One name per method, one checkpoint per seed: allowed.
+    seeds = tool.parse_args(['--model', 'A', CDS, 's0.pth', '--model', 'A', CDS,
+                             's1.pth'])
+    assert [m[2] for m in seeds.model] == ['s0.pth', 's1.pth']
 
 
 def test_reference_refused_for_other_classes():

@@ -70,9 +70,11 @@ def parse_args(argv=None):
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of every model\'s config, as in tools/test.py')
     args = parser.parse_args(argv)
-    names = [m[0] for m in args.model]
-    if len(set(names)) != len(names):
-        parser.error(f'--model names must differ, got {names}')
+    repeated = {m[0]: m[2] for m in args.model if
+                sum(n == m[0] and c == m[2] for n, _, c in args.model) > 1}
+    if repeated:
+        parser.error(f'--model: the same name and checkpoint twice: {repeated} (a '
+                     'name may repeat, once per seed, with other checkpoints)')
     for name in ('max_train', 'max_test', 'batch_size', 'probe_max_iter'):
         value = getattr(args, name)
         if value is not None and value < 1:

@@ -125,7 +125,11 @@ def difference_lines(results: List[dict]) -> List[str]:
     """One line per method and metric: the paired difference, its interval and the
     interval's width, with what it supports."""
     lines = []
-    for key, title, digits in QUALITY[:2]:
+    # Top-1, ECE and NLL; after temperature scaling too where it was measured (a
+    # calibration gain that survives scaling is more than a different temperature).
+    keys = QUALITY[:3] + [item for item in AFTER_SCALING[:2]
+                          if all(item[0] in r for r in _ok(results))]
+    for key, title, digits in keys:
         for method, diff in paired_differences(results, key).items():
             name = by_method(results)[method][0]['name']
             if diff['n'] < 2:

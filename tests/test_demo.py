@@ -136,7 +136,10 @@ def test_demo_quick_mode_prints_the_table_and_writes_plots(tmp_path):
             'train_dataloader', 'test_dataloader', 'test_evaluator')
     for field in same:
         assert detector_cfgs['CE'][field] == detector_cfgs['CDS'][field], field
-    assert _distance(backbones['CE'], backbones['CDS']) > 1
+    # Both start from the same weights (paired seeds: the CDS heads are built on a
+    # random stream of their own), so after the quick mode's epoch they differ by
+    # what training did; a swapped or shared checkpoint gives 0.
+    assert _distance(backbones['CE'], backbones['CDS']) > 0.1
 
     # The printed mAPs are those each run's test logged (mmdet's CocoMetric logs
     # nothing when no box scores above the threshold: the demo reports 0 then).

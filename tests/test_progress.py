@@ -49,14 +49,15 @@ def test_comparison_shows_the_childs_progress_lines(tmp_path, monkeypatch, capsy
         "print('11/23 10:00:01 - mmengine - INFO - [progress] CDS seed 3: epoch 1/2, "
         "5 s elapsed, ~5 s left', flush=True)\n"
         "json.dump({'method': 'cds'}, open(sys.argv[1], 'w'))\n")
-    result_file = tmp_path / 'cds' / 'result.json'
-    monkeypatch.setattr(comparison, 'child_command', lambda args, method, script: [
-        sys.executable, '-c', child, str(result_file)])
-    args = argparse.Namespace(work_dir=str(tmp_path), config_of={'cds': 'x.py'})
-    result, _ = comparison._train_in_subprocess(args, 'cds', 'unused', {}, ' (2/5)')
+    result_file = tmp_path / 'cds' / 'seed3' / 'result.json'
+    monkeypatch.setattr(comparison, 'child_command', lambda args, method, seed, script:
+                        [sys.executable, '-c', child, str(result_file)])
+    args = argparse.Namespace(work_dir=str(tmp_path), config_of={'cds': 'x.py'},
+                              resume=False)
+    result, _ = comparison._train_in_subprocess(args, 'cds', 3, 'unused', {}, ' (2/5)')
     assert result == {'method': 'cds'}
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith('[compare] cds (2/5): training (x.py)')
+    assert out[0].startswith('[compare] cds seed 3 (2/5): training (x.py)')
     assert out[1:] == ['[compare] CDS seed 3: epoch 1/2, 5 s elapsed, ~5 s left']
-    log = (tmp_path / 'cds' / 'compare.log').read_text()
+    log = (tmp_path / 'cds' / 'seed3' / 'compare.log').read_text()
     assert 'Epoch(train) [1][2/2]' in log and '[progress] CDS seed 3' in log

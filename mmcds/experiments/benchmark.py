@@ -11,7 +11,6 @@ and reported as median [min-max] over the rounds.
 import ctypes
 import os
 import os.path as osp
-import platform
 import statistics
 import tempfile
 import time
@@ -406,25 +405,14 @@ def first_steps(rows: Sequence[Row]) -> str:
 
 
 def machine_description() -> str:
-    """CPU/GPU, torch threads, versions and load averages, for the table's header."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(line.split(':', 1)[1].strip() for line in f
-                       if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    parts = [f'CPU: {cpu}, {os.cpu_count()} cores visible, torch threads '
-             f'{torch.get_num_threads()}']
-    if torch.cuda.is_available():
-        parts.append(f'GPU: {torch.cuda.get_device_name()}')
-    else:
-        parts.append('GPU: none')
-    parts.append(f'torch {torch.__version__}, Python {platform.python_version()}')
+    """The report's machine line plus torch threads and load averages, for the
+    table's header and footer (the load says how busy a shared machine was)."""
+    from .report import machine_description as machine
+    text = f'{machine()}; torch threads {torch.get_num_threads()}'
     if hasattr(os, 'getloadavg'):
-        parts.append('load average (1/5/15 min): ' +
-                     ' '.join(f'{x:.2f}' for x in os.getloadavg()))
-    return '; '.join(parts)
+        text += '; load average (1/5/15 min): ' + ' '.join(
+            f'{x:.2f}' for x in os.getloadavg())
+    return text
 
 
 def config_label(path: str) -> str:

@@ -124,6 +124,7 @@ def seed_table(results: List[dict]) -> str:
 def difference_lines(results: List[dict]) -> List[str]:
     """One line per method and metric: the paired difference, its interval and the
     interval's width, with what it supports."""
+    names = {method: runs[0]['name'] for method, runs in by_method(results).items()}
     lines = []
     # Top-1, ECE and NLL; after temperature scaling too where it was measured (a
     # calibration gain that survives scaling is more than a different temperature).
@@ -131,7 +132,7 @@ def difference_lines(results: List[dict]) -> List[str]:
                           if all(item[0] in r for r in _ok(results))]
     for key, title, digits in keys:
         for method, diff in paired_differences(results, key).items():
-            name = by_method(results)[method][0]['name']
+            name = names[method]
             if diff['n'] < 2:
                 lines.append(f'- {name} − CE, {title}: {diff["mean"]:+.{digits}f} from '
                              'one seed: no interval')

@@ -314,6 +314,15 @@ def tsne_embedding(features: np.ndarray, seed: int = 0) -> np.ndarray:
                 random_state=seed).fit_transform(features.astype(np.float64))
 
 
+def by_name(results: Sequence[dict]) -> Dict[str, List[dict]]:
+    """``{name: [results]}`` in first-seen order: the models given one name (e.g.
+    one checkpoint per seed)."""
+    groups: Dict[str, List[dict]] = {}
+    for result in results:
+        groups.setdefault(result['name'], []).append(result)
+    return groups
+
+
 def plot_probe_accuracy(results: Sequence[dict], path: str) -> str:
     """Probe top-1 against stage, a line per model name (a model: its standard
     error; a name given several times: mean ± sd over them), the classifier's own
@@ -322,9 +331,7 @@ def plot_probe_accuracy(results: Sequence[dict], path: str) -> str:
 
     fig = Figure(figsize=(5.2, 3.6), dpi=110)
     ax = fig.subplots()
-    groups: Dict[str, List[dict]] = {}
-    for result in results:
-        groups.setdefault(result['name'], []).append(result)
+    groups = by_name(results)
     for index, (name, group) in enumerate(groups.items()):
         color = f'C{index % 10}'
         stages = np.arange(1, min(len(r['probe']) for r in group) + 1)
@@ -564,9 +571,7 @@ def group_summary(results: Sequence[dict]) -> List[str]:
     Empty when every name is given once."""
     from .statistics import mean_sd, paired_difference
 
-    groups: Dict[str, List[dict]] = {}
-    for result in results:
-        groups.setdefault(result['name'], []).append(result)
+    groups = by_name(results)
     if all(len(g) == 1 for g in groups.values()):
         return []
     stages = min(len(r['probe']) for r in results)

@@ -1,3 +1,5 @@
+import contextlib
+import glob
 import importlib.util
 import math
 import os
@@ -22,20 +24,101 @@ def shared_data(name: str) -> str:
     return path
 
 
-# The files that take longest, longest first (seconds of CPU on the 2-core machine,
-# 2026-11-23: each starts tool subprocesses or trains several Runners). They are
-# collected first so that `make test` (pytest-xdist --dist loadfile
-# --no-loadscope-reorder: whole files, in collection order, to whichever process is
-# free) starts them at once; left to the end, one of them would run alone while the
-# other process has nothing left.
-SLOW_FILES = ('test_tools_cli.py', 'test_training.py', 'test_reliability_resume.py',
-              'test_distill.py', 'test_demo.py', 'test_compare_methods.py',
-              'test_det_transfer.py', 'test_cifar100_configs.py')
+# The files that take longest, longest first (seconds on the idle 2-core machine,
+# 2026-11-23, `--durations=0` summed per file: 43, 37, 32, 25, 25, 24, 12, 10, 10,
+# 9, 9; most start tool subprocesses). They are collected first so that `make test`
+# (pytest-xdist --dist loadfile --no-loadscope-reorder: whole files, in collection
+# order, to whichever process is free) starts them at once; left to the end, one of
+# them would run alone while the other process has nothing left.
+SLOW_FILES = ('test_tools_cli.py', 'test_training.py', 'test_compare_methods.py',
+              'test_demo.py', 'test_configs.py', 'test_reliability_resume.py',
+              'test_package_configs.py', 'test_reliability_data.py',
+              'test_cifar100_configs.py', 'test_distill.py', 'test_det_transfer.py')
 
 
 def pytest_collection_modifyitems(items):
     rank = {name: index for index, name in enumerate(SLOW_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable
+
+
+def _remember_external_config_lookups():
+    """Config.fromfile looks up every ``mmpretrain::``/``mmdet::`` base in the package's
+    model index: mmengine parses all of its metafiles (85 YAML files for mmpretrain,
+    about 0.3 s) and reloads pkg_resources, once per base, every time, only to learn
+    that ``_base_/...`` is not a model name. The answer depends on the installed files
+    alone, so within a test process each (package, name) is looked up once; the
+    configs, and what Config.fromfile returns, are unchanged."""
+    import copy
+    import functools
+
+    import mmengine.config.config as config_module
+    import mmengine.config.utils as config_utils
+
+    lookup = config_utils._get_cfg_metainfo
+    outcomes = {}
+
+    @functools.wraps(lookup)
+    def remembered_lookup(package_path, cfg_path):
+        key = (package_path, cfg_path)
+        if key not in outcomes:
+            try:
+                outcomes[key] = (lookup(package_path, cfg_path), None)
+            except ValueError as error:  # not a model name: mmengine then reads _base_
+                outcomes[key] = (None, str(error))
+        found, error = outcomes[key]
+        if error is not None:
+            raise ValueError(error)
+        return copy.deepcopy(found)
+
+    config_utils._get_cfg_metainfo = remembered_lookup
+    config_module.is_installed = functools.lru_cache(config_module.is_installed)
+
+
+def _remember_config_formatting():
+    """Every Runner formats its config with yapf twice (``pretty_text`` for the log and
+    for the dump in the work dir), about 0.4 s each on this CPU, and the suite builds
+    many Runners of the same few configs. yapf's FormatCode is a function of its text
+    and style alone, so each distinct text is formatted once per test process."""
+    import mmengine.config.config as config_module
+
+    format_code = config_module.FormatCode
+    formatted = {}
+
+    def remembered_format_code(text, style_config=None, **kwargs):
+        key = (text, repr(style_config), repr(sorted(kwargs.items())))
+        if key not in formatted:
+            formatted[key] = format_code(text, style_config=style_config, **kwargs)
+        return formatted[key]
+
+    config_module.FormatCode = remembered_format_code
+
+
+def _patched_mmengine_functions():
+    import mmengine.config.config as config_module
+    import mmengine.config.utils as config_utils
+    return ((config_utils, '_get_cfg_metainfo'), (config_module, 'is_installed'),
+            (config_module, 'FormatCode'))
+
+
+MMENGINE_ORIGINALS = {(module.__name__, name): getattr(module, name)
+                      for module, name in _patched_mmengine_functions()}
+_remember_external_config_lookups()
+_remember_config_formatting()
+
+
+@contextlib.contextmanager
+def mmengine_without_memos():
+    """mmengine's own functions for the duration, in place of the memos above (for
+    the test that checks the memos change nothing)."""
+    memos = {(module, name): getattr(module, name)
+             for module, name in _patched_mmengine_functions()}
+    try:
+        for module, name in memos:
+            setattr(module, name, MMENGINE_ORIGINALS[module.__name__, name])
+        yield
+    finally:
+        for (module, name), memo in memos.items():
+            setattr(module, name, memo)
 
 
 @pytest.fixture
@@ -194,6 +277,46 @@ def dist_train_on_cpu(config: str, work_dir: str, *cfg_options: str,
     assert result.returncode == 0, output[-5000:]
     assert 'Distributed training: True' in output and "'backend': 'gloo'" in output
     return output
+
+
+def _train_tool_on_rank(rank, world_size, port, argv, output_dir):
+    """One rank of :func:`dist_train_in_forked_processes`: torchrun's environment, then
+    tools/train.py's main() with ``--launcher pytorch``; its log goes to a file."""
+    import contextlib
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
+                      LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                      LOCAL_WORLD_SIZE=str(world_size))
+    sys.argv = ['tools/train.py', *argv, '--launcher', 'pytorch']
+    with open(osp.join(output_dir, f'rank{rank}_output.txt'), 'w') as out, \
+            contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(out):
+        load_tool('train').main()
+
+
+def dist_train_in_forked_processes(config: str, work_dir: str, *cfg_options: str,
+                                   world_size: int = 2) -> str:
+    """What ``tools/dist_train.sh CONFIG 2`` runs (torchrun's environment variables,
+    then tools/train.py ``--launcher pytorch`` in every rank), in ranks forked from this
+    process, so they skip the imports a new process pays (the CLI itself is tested
+    once, by :func:`dist_train_on_cpu`). Returns rank 0's log file; asserts the run
+    was distributed on gloo."""
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as free:
+        free.bind(('127.0.0.1', 0))
+        port = free.getsockname()[1]
+    argv = [config, '--work-dir', work_dir, '--no-persistent-workers',
+            '--cfg-options', *cfg_options]
+    os.makedirs(work_dir, exist_ok=True)
+    mp.start_processes(_train_tool_on_rank, args=(world_size, port, argv, work_dir),
+                       nprocs=world_size, start_method='fork')
+    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.log')))
+    assert len(logs) == 1, logs
+    log = open(logs[0]).read()
+    assert 'Distributed training: True' in log and "'backend': 'gloo'" in log
+    assert f'GPU number: {world_size}' in log  # mmengine's name for the world size
+    return log
 
 
 def load_tool(name: str):

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from config_fingerprint import FINGERPRINT_FILE, fingerprint
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, mmengine_without_memos
 
 with open(FINGERPRINT_FILE) as f:
     REFERENCE = json.load(f)
@@ -36,6 +36,23 @@ def test_fingerprints_tell_configs_apart():
     assert r18['model'] != r34['model']
     assert {k: v for k, v in r18.items() if k != 'model'} == \
         {k: v for k, v in r34.items() if k != 'model'}
+
+
+@pytest.mark.parametrize('config', ['configs/cds/resnet50_8xb32_in1k.py',
+                                    'configs/det/faster_rcnn_r50_cds.py'])
+def test_memos_of_the_test_suite_change_no_config(config):
+    """conftest.py remembers mmengine's model-index look-ups and yapf's formatting;
+    with mmengine's own functions the config and its text are the same."""
+    remembered = Config.fromfile(config)
+    remembered_text = remembered.pretty_text
+    with mmengine_without_memos():
+        import mmengine.config.config as config_module
+        assert config_module.FormatCode.__module__ == 'yapf.yapflib.yapf_api'
+        own = Config.fromfile(config)
+        assert own.pretty_text == remembered_text
+    assert own.to_dict() == remembered.to_dict()
+    # the second look-up of a config's bases is answered from the memo
+    assert Config.fromfile(config).to_dict() == remembered.to_dict()
 
 
 def test_the_reference_covers_every_imagenet_and_detection_config():

@@ -147,8 +147,9 @@ def test_gather_distributed_equals_the_global_batch(tmp_path):
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    mp.spawn(_gather_worker, args=(world_size, port, inputs, labels, str(tmp_path)),
-             nprocs=world_size)
+    # forked, not spawned: a spawned rank re-imports this module (mmpretrain, mmdet).
+    mp.start_processes(_gather_worker, nprocs=world_size, start_method='fork',
+                       args=(world_size, port, inputs, labels, str(tmp_path)))
     torch.manual_seed(0)
     projector = nn.Linear(inputs.shape[-1], 16)
     whole = inputs.clone().requires_grad_()

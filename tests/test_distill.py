@@ -17,7 +17,7 @@ from mmpretrain.registry import MODELS
 
 import mmcds  # noqa: F401
 from mmcds.utils.checkpoint import CheckpointError, load_checkpoint_file
-from conftest import dist_train_on_cpu, load_tool, randomize_state
+from conftest import dist_train_in_forked_processes, load_tool, randomize_state
 from test_contrastive_ds_loss import supcon_by_loops
 
 NUM_CLASSES = 4
@@ -484,7 +484,9 @@ def test_cifar100_two_views_train_the_cds_student(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------- distributed, tools
-def test_dist_train_sh_runs_the_distiller_on_two_cpu_processes(tmp_path, cifar10_root):
+def test_distiller_trains_on_two_gloo_ranks(tmp_path, cifar10_root):
+    """tools/train.py --launcher pytorch on two ranks, as tools/dist_train.sh starts
+    it (that script is run once, on a CDS config, in test_training.py)."""
     if torch.cuda.is_available():
         pytest.skip('checks the gloo fallback of machines without CUDA')
     teacher_cfg = Config.fromfile(Config.fromfile(CIFAR10_DISTILL).model.teacher_config)
@@ -492,14 +494,14 @@ def test_dist_train_sh_runs_the_distiller_on_two_cpu_processes(tmp_path, cifar10
     torch.save(dict(state_dict=MODELS.build(teacher_cfg.model).state_dict()),
                teacher_path)
     work_dir = str(tmp_path / 'dist')
-    output = dist_train_on_cpu(
+    output = dist_train_in_forked_processes(
         CIFAR10_DISTILL, work_dir, f'model.teacher_checkpoint={teacher_path}',
         f'train_dataloader.dataset.data_root={cifar10_root}',
         f'val_dataloader.dataset.data_root={cifar10_root}',
         'train_dataloader.dataset.indices=16', 'train_dataloader.batch_size=4',
         'val_dataloader.dataset.indices=8', 'train_cfg.max_epochs=1',
         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
-        'default_hooks.logger.interval=1', port_offset=500)
+        'default_hooks.logger.interval=1')
     # 16 images over 2 ranks of batch 4: 2 iterations per rank
     assert 'Epoch(train) [1][2/2]' in output and 'Epoch(train) [1][3/' not in output
     for key in ('loss_kd', 'loss_feat_stage1', 'loss_cds_stage4', 'accuracy/top1'):

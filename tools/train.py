@@ -155,6 +155,7 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    return runner
 
 
 if __name__ == '__main__':

@@ -25,15 +25,16 @@ def shared_data(name: str) -> str:
 
 
 # The files that take longest, longest first (seconds on the idle 2-core machine,
-# 2026-11-23, `--durations=0` summed per file: 43, 37, 32, 25, 25, 24, 12, 10, 10,
-# 9, 9; most start tool subprocesses). They are collected first so that `make test`
+# 2026-11-23, `--durations=0` summed per file: 42, 36, 27, 26, 22, 20, 11, 11, 10,
+# 9, 7, 7; most start tool subprocesses). They are collected first so that `make test`
 # (pytest-xdist --dist loadfile --no-loadscope-reorder: whole files, in collection
 # order, to whichever process is free) starts them at once; left to the end, one of
 # them would run alone while the other process has nothing left.
-SLOW_FILES = ('test_tools_cli.py', 'test_training.py', 'test_compare_methods.py',
-              'test_demo.py', 'test_configs.py', 'test_reliability_resume.py',
-              'test_package_configs.py', 'test_reliability_data.py',
-              'test_cifar100_configs.py', 'test_distill.py', 'test_det_transfer.py')
+SLOW_FILES = ('test_tools_cli.py', 'test_compare_methods.py', 'test_demo.py',
+              'test_configs.py', 'test_reliability_resume.py', 'test_training.py',
+              'test_package_configs.py', 'test_cifar100_configs.py',
+              'test_reliability_data.py', 'test_fine_grained_configs.py',
+              'test_det_transfer.py', 'test_distill.py')
 
 
 def pytest_collection_modifyitems(items):
@@ -263,15 +264,22 @@ def ece_by_hand(confidences, correct, num_bins: int = 15) -> float:
     return 100 * total
 
 
-def dist_train_on_cpu(config: str, work_dir: str, *cfg_options: str,
-                      port_offset: int = 0) -> str:
-    """Run ``tools/dist_train.sh CONFIG 2`` (two CPU processes on gloo) with
-    ``--cfg-options``; assert it succeeded distributed and return its output."""
-    env = dict(os.environ, PORT=str(29500 + (os.getpid() + port_offset) % 1000),
-               PYTHON=sys.executable)
+def free_port() -> int:
+    """A TCP port that nothing listens on now (for a process group's rendezvous)."""
+    import socket
+    with socket.socket() as free:
+        free.bind(('127.0.0.1', 0))
+        return free.getsockname()[1]
+
+
+def dist_train_on_cpu(config: str, work_dir: str, *train_args: str) -> str:
+    """Run ``tools/dist_train.sh CONFIG 2 --work-dir WORK_DIR --no-persistent-workers
+    *TRAIN_ARGS`` (two CPU processes on gloo); assert it succeeded distributed and
+    return its output."""
+    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable)
     result = subprocess.run(
         ['bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir,
-         '--no-persistent-workers', '--cfg-options', *cfg_options],
+         '--no-persistent-workers', *train_args],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
@@ -300,17 +308,12 @@ def dist_train_in_forked_processes(config: str, work_dir: str, *cfg_options: str
     process, so they skip the imports a new process pays (the CLI itself is tested
     once, by :func:`dist_train_on_cpu`). Returns rank 0's log file; asserts the run
     was distributed on gloo."""
-    import socket
-
     import torch.multiprocessing as mp
-    with socket.socket() as free:
-        free.bind(('127.0.0.1', 0))
-        port = free.getsockname()[1]
     argv = [config, '--work-dir', work_dir, '--no-persistent-workers',
             '--cfg-options', *cfg_options]
     os.makedirs(work_dir, exist_ok=True)
-    mp.start_processes(_train_tool_on_rank, args=(world_size, port, argv, work_dir),
-                       nprocs=world_size, start_method='fork')
+    mp.start_processes(_train_tool_on_rank, nprocs=world_size, start_method='fork',
+                       args=(world_size, free_port(), argv, work_dir))
     logs = sorted(glob.glob(osp.join(work_dir, '*', '*.log')))
     assert len(logs) == 1, logs
     log = open(logs[0]).read()

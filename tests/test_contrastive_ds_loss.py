@@ -138,15 +138,13 @@ def test_gather_distributed_equals_the_global_batch(tmp_path):
     """Two gloo ranks with half a batch each, under DDP: the ranks' losses average
     to the whole batch's loss, and DDP's averaged parameter gradient is the whole
     batch's gradient (not 1/world_size of it)."""
-    import socket
-
     import torch.multiprocessing as mp
+
+    from conftest import free_port
     world_size = 2
     inputs = torch.randn(8, 2, 12, generator=torch.Generator().manual_seed(6))
     labels = torch.tensor([0, 1, 2, 0, 1, 2, 3, 3])
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
+    port = free_port()
     # forked, not spawned: a spawned rank re-imports this module (mmpretrain, mmdet).
     mp.start_processes(_gather_worker, nprocs=world_size, start_method='fork',
                        args=(world_size, port, inputs, labels, str(tmp_path)))

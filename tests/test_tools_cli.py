@@ -1,6 +1,7 @@
-"""The command-line paths users run, one subprocess per CLI that matters: training and
-testing under --amp on the CPU through to the reliability diagram, tools/test.py's
---tta / --out-item metrics / --show-dir, and dist_test.sh on two CPU processes."""
+"""The command-line paths users run, one subprocess per CLI that matters: dist_train.sh
+(two CPU processes) and tools/test.py under --amp through to the reliability diagram,
+tools/test.py's --tta / --out-item metrics / --show-dir, and dist_test.sh on two CPU
+processes."""
 import argparse
 import glob
 import os
@@ -14,7 +15,7 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-from conftest import REPO_ROOT, load_tool
+from conftest import REPO_ROOT, dist_train_on_cpu, free_port, load_tool
 from mmcds.evaluation import calibration_bins
 from mmcds.evaluation.reliability import confidences_from_predictions
 from mmcds.experiments import spread_indices
@@ -39,19 +40,36 @@ def data_options(root, split, loader, size):
 
 
 @pytest.fixture(scope='module')
-def amp_checkpoint(tmp_path_factory, cifar10_root_module):
-    """tools/train.py --amp: two iterations of the tiny CDS model (bfloat16 autocast
-    on the CPU), its checkpoint."""
+def amp_dist_train(tmp_path_factory, cifar10_root_module):
+    """tools/dist_train.sh CONFIG 2 --amp: the tiny CDS model on two gloo processes
+    (bfloat16 autocast on the CPU), 32 training and 16 val images of every class, the
+    stage losses gathered over the ranks. Its work dir and output."""
+    if torch.cuda.is_available():
+        pytest.skip('checks the gloo fallback of machines without CUDA')
     work_dir = str(tmp_path_factory.mktemp('amp'))
-    out = run(sys.executable, 'tools/train.py', TINY_CDS, '--amp', '--work-dir', work_dir,
-              '--no-validate', '--no-persistent-workers', '--cfg-options',
-              *data_options(cifar10_root_module, 'train', 'train_dataloader', 20),
-              'train_dataloader.batch_size=10', 'train_cfg.max_epochs=1',
-              'default_hooks.logger.interval=1')
+    output = dist_train_on_cpu(
+        TINY_CDS, work_dir, '--amp', '--cfg-options',
+        *data_options(cifar10_root_module, 'train', 'train_dataloader', 32),
+        *data_options(cifar10_root_module, 'test', 'val_dataloader', 16),
+        'train_dataloader.batch_size=8', 'train_cfg.max_epochs=1',
+        'default_hooks.logger.interval=1', 'model.cds_loss.gather_distributed=True')
+    return work_dir, output
+
+
+@pytest.fixture(scope='module')
+def amp_checkpoint(amp_dist_train):
+    return osp.join(amp_dist_train[0], 'epoch_1.pth')
+
+
+def test_dist_train_sh_with_amp_on_two_cpu_processes(amp_dist_train):
+    work_dir, output = amp_dist_train
+    # 32 images over 2 ranks of batch 8: 2 iterations per rank
+    assert re.search(r'Epoch\(train\) \[1\]\[2/2\]', output), output[-2000:]
+    assert 'Epoch(train) [1][3/' not in output
+    assert re.search(r'Epoch\(val\) \[1\]\[\d+/\d+\] +accuracy/top1', output)
     dumped_cfg = mmengine.Config.fromfile(osp.join(work_dir, osp.basename(TINY_CDS)))
     assert dumped_cfg.optim_wrapper.type == 'CPUAmpOptimWrapper'
-    assert re.search(r'Epoch\(train\) \[1\]\[2/2\]', out), out[-2000:]
-    return osp.join(work_dir, 'epoch_1.pth')
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
 
 
 @pytest.fixture(scope='module')
@@ -126,7 +144,7 @@ def test_dist_test_sh_on_two_cpu_processes(amp_checkpoint, cifar10_root_module,
                                            tmp_path):
     if torch.cuda.is_available():
         pytest.skip('checks the gloo fallback of machines without CUDA')
-    env = dict(os.environ, PORT=str(29700 + os.getpid() % 1000), PYTHON=sys.executable)
+    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable)
     out = run('bash', 'tools/dist_test.sh', TINY_CDS, amp_checkpoint, '2',
               '--work-dir', str(tmp_path), '--cfg-options',
               *data_options(cifar10_root_module, 'test', 'test_dataloader', 20),

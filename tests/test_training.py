@@ -1,5 +1,5 @@
-"""Real training runs on the CIFAR-10 JPEGs: in-process through mmengine's Runner
-(the user's Python API path) and through tools/dist_train.sh."""
+"""Real training runs on the CIFAR-10 JPEGs, in-process through mmengine's Runner (the
+user's Python API path; tools/dist_train.sh is run in test_tools_cli.py)."""
 import os.path as osp
 
 import pytest
@@ -7,8 +7,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from conftest import (REPO_ROOT, assert_same_state, dist_train_on_cpu,
-                      load_runner_checkpoint, state_after_resume)
+from conftest import (REPO_ROOT, assert_same_state, load_runner_checkpoint,
+                      state_after_resume)
 from mmcds.experiments import spread_indices
 
 TINY_CDS = 'configs/cds/resnet18-w16_1xb64_cifar10-jpg.py'
@@ -132,22 +132,3 @@ default_hooks = dict(logger=dict(interval=1))
         assert key in logged, key
     images = runner.train_dataloader.dataset[0]['inputs']
     assert [tuple(view.shape) for view in images] == [(3, 224, 224)] * 2
-
-
-def test_dist_train_sh_runs_two_cpu_processes(tmp_path, cifar10_root):
-    if torch.cuda.is_available():
-        pytest.skip('checks the gloo fallback of machines without CUDA')
-    work_dir = str(tmp_path / 'dist')
-    output = dist_train_on_cpu(
-        TINY_CDS, work_dir, f'train_dataloader.dataset.data_root={cifar10_root}',
-        f'val_dataloader.dataset.data_root={cifar10_root}',
-        # 32 training and 16 val images spread over the ten classes
-        'train_dataloader.dataset.indices=' + str(spread_indices(10000, 32)).replace(' ', ''),
-        'train_dataloader.batch_size=8',
-        'val_dataloader.dataset.indices=' + str(spread_indices(10000, 16)).replace(' ', ''),
-        'train_cfg.max_epochs=1',
-        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
-        'model.cds_loss.gather_distributed=True')
-    # 32 images over 2 ranks of batch 8: 2 iterations per rank
-    assert 'Epoch(train) [1][2/2]' in output and 'Epoch(train) [1][3/' not in output
-    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))

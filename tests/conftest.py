@@ -274,9 +274,11 @@ def free_port() -> int:
 
 def dist_train_on_cpu(config: str, work_dir: str, *train_args: str) -> str:
     """Run ``tools/dist_train.sh CONFIG 2 --work-dir WORK_DIR --no-persistent-workers
-    *TRAIN_ARGS`` (two CPU processes on gloo); assert it succeeded distributed and
+    *TRAIN_ARGS`` (two CPU processes on gloo, CUDA hidden: the fallback of machines
+    without CUDA is tested on every machine); assert it succeeded distributed and
     return its output."""
-    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable)
+    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable,
+               CUDA_VISIBLE_DEVICES='')
     result = subprocess.run(
         ['bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir,
          '--no-persistent-workers', *train_args],
@@ -289,31 +291,43 @@ def dist_train_on_cpu(config: str, work_dir: str, *train_args: str) -> str:
 
 def _train_tool_on_rank(rank, world_size, port, argv, output_dir):
     """One rank of :func:`dist_train_in_forked_processes`: torchrun's environment, then
-    tools/train.py's main() with ``--launcher pytorch``; its log goes to a file."""
-    import contextlib
+    tools/train.py's main() with ``--launcher pytorch``; its output goes to a file."""
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
                       LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       LOCAL_WORLD_SIZE=str(world_size))
     sys.argv = ['tools/train.py', *argv, '--launcher', 'pytorch']
     with open(osp.join(output_dir, f'rank{rank}_output.txt'), 'w') as out, \
-            contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(out):
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         load_tool('train').main()
 
 
 def dist_train_in_forked_processes(config: str, work_dir: str, *cfg_options: str,
-                                   world_size: int = 2) -> str:
+                                   world_size: int = 2, timeout: float = 600) -> str:
     """What ``tools/dist_train.sh CONFIG 2`` runs (torchrun's environment variables,
     then tools/train.py ``--launcher pytorch`` in every rank), in ranks forked from this
     process, so they skip the imports a new process pays (the CLI itself is tested
-    once, by :func:`dist_train_on_cpu`). Returns rank 0's log file; asserts the run
-    was distributed on gloo."""
+    once, by :func:`dist_train_on_cpu`). Returns the text of rank 0's log; asserts
+    the run was distributed on gloo. A rank that raises fails the test with its
+    traceback; ranks still running after ``timeout`` seconds are stopped and the
+    test fails with the tail of each rank's output."""
+    import time
+
     import torch.multiprocessing as mp
     argv = [config, '--work-dir', work_dir, '--no-persistent-workers',
             '--cfg-options', *cfg_options]
     os.makedirs(work_dir, exist_ok=True)
-    mp.start_processes(_train_tool_on_rank, nprocs=world_size, start_method='fork',
-                       args=(world_size, free_port(), argv, work_dir))
+    context = mp.start_processes(_train_tool_on_rank, nprocs=world_size, join=False,
+                                 start_method='fork',
+                                 args=(world_size, free_port(), argv, work_dir))
+    deadline = time.monotonic() + timeout
+    while not context.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+                process.join()
+            tails = {rank: open(osp.join(work_dir, f'rank{rank}_output.txt')).read()[-1500:]
+                     for rank in range(world_size)}
+            pytest.fail(f'ranks still running after {timeout} s: {tails}')
     logs = sorted(glob.glob(osp.join(work_dir, '*', '*.log')))
     assert len(logs) == 1, logs
     log = open(logs[0]).read()

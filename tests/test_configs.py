@@ -40,19 +40,30 @@ def test_fingerprints_tell_configs_apart():
 
 @pytest.mark.parametrize('config', ['configs/cds/resnet50_8xb32_in1k.py',
                                     'configs/det/faster_rcnn_r50_cds.py'])
-def test_memos_of_the_test_suite_change_no_config(config):
+def test_memos_of_the_test_suite_change_no_config(config, monkeypatch):
     """conftest.py remembers mmengine's model-index look-ups and yapf's formatting;
-    with mmengine's own functions the config and its text are the same."""
+    with mmengine's own functions the config and its text are the same, and a
+    remembered look-up reads no metafile."""
+    import mmengine.config.config as config_module
+    import mmengine.config.utils as config_utils
     remembered = Config.fromfile(config)
     remembered_text = remembered.pretty_text
     with mmengine_without_memos():
-        import mmengine.config.config as config_module
         assert config_module.FormatCode.__module__ == 'yapf.yapflib.yapf_api'
         own = Config.fromfile(config)
         assert own.pretty_text == remembered_text
     assert own.to_dict() == remembered.to_dict()
-    # the second look-up of a config's bases is answered from the memo
-    assert Config.fromfile(config).to_dict() == remembered.to_dict()
+    metafile_reads = []
+    load = config_utils.load
+    monkeypatch.setattr(config_utils, 'load',
+                        lambda *args, **kwargs: metafile_reads.append(args) or
+                        load(*args, **kwargs))
+    again = Config.fromfile(config)
+    assert again.to_dict() == remembered.to_dict() and metafile_reads == []
+    assert again.pretty_text == remembered_text
+    with mmengine_without_memos():
+        Config.fromfile(config)
+    assert metafile_reads, 'mmengine\'s own look-up reads the model index'
 
 
 def test_the_reference_covers_every_imagenet_and_detection_config():

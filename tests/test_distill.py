@@ -486,7 +486,7 @@ def test_cifar100_two_views_train_the_cds_student(tmp_path, monkeypatch):
 # ----------------------------------------------------------- distributed, tools
 def test_distiller_trains_on_two_gloo_ranks(tmp_path, cifar10_root):
     """tools/train.py --launcher pytorch on two ranks, as tools/dist_train.sh starts
-    it (that script is run once, on a CDS config, in test_training.py)."""
+    it (that script is run once, on a CDS config, in test_tools_cli.py)."""
     if torch.cuda.is_available():
         pytest.skip('checks the gloo fallback of machines without CUDA')
     teacher_cfg = Config.fromfile(Config.fromfile(CIFAR10_DISTILL).model.teacher_config)

@@ -3,8 +3,9 @@ middle of an epoch and resumed with --resume ends with the same weights, bit for
 as a run that was never interrupted (run through Runner.from_cfg); with 0 and 2
 dataloader workers. The killed run is always a real tools/train.py process; the resume
 is tools/train.py's main() run in this process (a fresh interpreter costs ~7 s of
-imports; the resumed state comes from the files alone either way, and this process's
-random state is not the fresh one a new process would start from)."""
+imports). The killed process shares nothing with this one but its files; this
+process has trained the reference run before, so its random state is not a fresh
+process's."""
 import os
 import os.path as osp
 import glob

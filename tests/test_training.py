@@ -2,7 +2,6 @@
 user's Python API path; tools/dist_train.sh is run in test_tools_cli.py)."""
 import os.path as osp
 
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -120,8 +119,8 @@ test_dataloader = val_dataloader
 train_cfg = dict(max_epochs=1)
 default_hooks = dict(logger=dict(interval=1))
 """)
-    # mmengine's own API on the user's config file (tools/train.py runs in
-    # test_tools_cli.py and the dist_train.sh test below).
+    # mmengine's own API on the user's config file (tools/train.py runs through
+    # tools/dist_train.sh in test_tools_cli.py).
     cfg = Config.fromfile(str(config))
     cfg.work_dir = str(tmp_path / 'work')
     runner = Runner.from_cfg(cfg)

@@ -76,9 +76,10 @@ def _remember_external_config_lookups():
 
 
 def _remember_config_formatting():
-    """Every Runner formats its config with yapf twice (``pretty_text`` for the log and
-    for the dump in the work dir), about 0.4 s each on this CPU, and the suite builds
-    many Runners of the same few configs. yapf's FormatCode is a function of its text
+    """A Runner that trains and tests formats its config with yapf six times
+    (``pretty_text`` for the log, the dump in the work dir, the visualizer, the
+    runtime info of training and of testing, the checkpoint's meta), about 0.1 s
+    each on this CPU, and the suite builds many Runners of the same few configs. yapf's FormatCode is a function of its text
     and style alone, so each distinct text is formatted once per test process."""
     import mmengine.config.config as config_module
 
@@ -94,15 +95,16 @@ def _remember_config_formatting():
     config_module.FormatCode = remembered_format_code
 
 
-def _patched_mmengine_functions():
+def _mmengine_originals() -> dict:
+    """``{(module, name): function}`` of what the two functions above replace."""
     import mmengine.config.config as config_module
     import mmengine.config.utils as config_utils
-    return ((config_utils, '_get_cfg_metainfo'), (config_module, 'is_installed'),
-            (config_module, 'FormatCode'))
+    return {(module, name): getattr(module, name) for module, name in (
+        (config_utils, '_get_cfg_metainfo'), (config_module, 'is_installed'),
+        (config_module, 'FormatCode'))}
 
 
-MMENGINE_ORIGINALS = {(module.__name__, name): getattr(module, name)
-                      for module, name in _patched_mmengine_functions()}
+MMENGINE_ORIGINALS = _mmengine_originals()
 _remember_external_config_lookups()
 _remember_config_formatting()
 
@@ -111,11 +113,10 @@ _remember_config_formatting()
 def mmengine_without_memos():
     """mmengine's own functions for the duration, in place of the memos above (for
     the test that checks the memos change nothing)."""
-    memos = {(module, name): getattr(module, name)
-             for module, name in _patched_mmengine_functions()}
+    memos = {key: getattr(*key) for key in MMENGINE_ORIGINALS}
     try:
-        for module, name in memos:
-            setattr(module, name, MMENGINE_ORIGINALS[module.__name__, name])
+        for (module, name), original in MMENGINE_ORIGINALS.items():
+            setattr(module, name, original)
         yield
     finally:
         for (module, name), memo in memos.items():
@@ -272,6 +273,11 @@ def free_port() -> int:
         return free.getsockname()[1]
 
 
+def assert_distributed_on_gloo(output: str) -> None:
+    """mmengine's environment lines of a run distributed on the gloo backend."""
+    assert 'Distributed training: True' in output and "'backend': 'gloo'" in output
+
+
 def dist_train_on_cpu(config: str, work_dir: str, *train_args: str) -> str:
     """Run ``tools/dist_train.sh CONFIG 2 --work-dir WORK_DIR --no-persistent-workers
     *TRAIN_ARGS`` (two CPU processes on gloo, CUDA hidden: the fallback of machines
@@ -285,7 +291,7 @@ def dist_train_on_cpu(config: str, work_dir: str, *train_args: str) -> str:
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
-    assert 'Distributed training: True' in output and "'backend': 'gloo'" in output
+    assert_distributed_on_gloo(output)
     return output
 
 
@@ -325,13 +331,13 @@ def dist_train_in_forked_processes(config: str, work_dir: str, *cfg_options: str
             for process in context.processes:
                 process.kill()
                 process.join()
-            tails = {rank: open(osp.join(work_dir, f'rank{rank}_output.txt')).read()[-1500:]
-                     for rank in range(world_size)}
+            tails = {rank: open(osp.join(work_dir, f'rank{rank}_output.txt')).read()
+                     [-1500:] for rank in range(world_size)}
             pytest.fail(f'ranks still running after {timeout} s: {tails}')
     logs = sorted(glob.glob(osp.join(work_dir, '*', '*.log')))
     assert len(logs) == 1, logs
     log = open(logs[0]).read()
-    assert 'Distributed training: True' in log and "'backend': 'gloo'" in log
+    assert_distributed_on_gloo(log)
     assert f'GPU number: {world_size}' in log  # mmengine's name for the world size
     return log
 

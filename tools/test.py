@@ -11,7 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcds  # noqa: F401  registers mmcds modules, allow-lists checkpoint types
-from mmcds.utils.launch import (apply_dataloader_defaults, config_scope,
+from mmcds.utils.launch import (apply_tool_dataloader_defaults, config_scope,
                                 default_work_dir, setup_cpu_distributed)
 from mmcds.utils.mmcv_ops import check_mmcv_ops_for_device
 
@@ -124,11 +124,8 @@ def merge_args(cfg, args):
         cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
-    defaults = dict(pin_memory=True)
-    if config_scope(cfg) == 'mmpretrain':
-        defaults['collate_fn'] = dict(type='default_collate')
-    overrides = dict(pin_memory=False) if args.no_pin_memory else {}
-    apply_dataloader_defaults(cfg, ['test_dataloader'], defaults, overrides)
+    apply_tool_dataloader_defaults(cfg, ['test_dataloader'], training=False,
+                                   no_pin_memory=args.no_pin_memory)
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)

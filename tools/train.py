@@ -9,7 +9,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcds  # noqa: F401  registers mmcds modules, allow-lists checkpoint types
-from mmcds.utils.launch import (apply_dataloader_defaults, config_scope,
+from mmcds.utils.launch import (apply_tool_dataloader_defaults, config_scope,
                                 default_work_dir, setup_cpu_distributed, use_amp)
 from mmcds.utils.mmcv_ops import check_mmcv_ops_for_device
 
@@ -102,19 +102,10 @@ def merge_args(cfg, args):
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
 
-    # mmpretrain's tools default to default_collate; mmdet's detectors need
-    # mmengine's pseudo_collate, so only pin_memory / persistent_workers apply there.
-    defaults = dict(pin_memory=True, persistent_workers=True)
-    if config_scope(cfg) == 'mmpretrain':
-        defaults['collate_fn'] = dict(type='default_collate')
-    overrides = {}
-    if args.no_pin_memory:
-        overrides['pin_memory'] = False
-    if args.no_persistent_workers:
-        overrides['persistent_workers'] = False
-    apply_dataloader_defaults(
-        cfg, ['train_dataloader', 'val_dataloader', 'test_dataloader'], defaults,
-        overrides)
+    apply_tool_dataloader_defaults(
+        cfg, ['train_dataloader', 'val_dataloader', 'test_dataloader'], training=True,
+        no_pin_memory=args.no_pin_memory,
+        no_persistent_workers=args.no_persistent_workers)
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)

@@ -13,7 +13,8 @@ from .report import (machine_description, markdown_table, plot_bars,
                      plot_reliability_grid, utc_now)
 
 __all__ = [
-    'MeasureHook', 'add_class_folder_args', 'class_counts', 'coco_categories', 'insert_resize',
+    'MeasureHook', 'add_class_folder_args', 'class_counts', 'coco_categories',
+    'insert_resize',
     'machine_description', 'markdown_table', 'measured_run', 'plot_bars',
     'plot_reliability_grid', 'scalar_history', 'set_epochs', 'spread_indices',
     'use_class_folders', 'use_coco', 'utc_now'

@@ -22,8 +22,9 @@ from mmengine.config import Config
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
-from ..utils.launch import apply_dataloader_defaults, use_amp
+from ..utils.launch import apply_tool_dataloader_defaults, use_amp
 from .plain_cds import PlainCDSStep
+from .report import markdown_table
 
 SWITCHES = ('eager', 'channels_last', 'amp', 'compile')
 METHOD_NAMES = {'ImageClassifier': 'CE', 'DSNClassifier': 'DSN',
@@ -271,11 +272,8 @@ def prepare_config(path: str, cfg_options: Optional[dict] = None,
     """A config as ``tools/train.py`` prepares it, plus the benchmark's overrides."""
     from .config_edit import use_class_folders
     cfg = Config.fromfile(path)
-    # tools/train.py's dataloader defaults (mmpretrain's default_collate)
-    apply_dataloader_defaults(
-        cfg, ['train_dataloader', 'val_dataloader', 'test_dataloader'],
-        dict(pin_memory=True, persistent_workers=True,
-             collate_fn=dict(type='default_collate')), {})
+    apply_tool_dataloader_defaults(
+        cfg, ['train_dataloader', 'val_dataloader', 'test_dataloader'], training=True)
     if data_root is not None:
         use_class_folders(cfg, data_root, train_subset=train_subset,
                           test_subset=batch_size or cfg.train_dataloader.batch_size)
@@ -372,8 +370,7 @@ def format_table(rows: Sequence[Row]) -> str:
     """
     by_key = {(row.method, row.switch): row for row in rows}
     eager = {row.label.rsplit(' ', 1)[0]: row for row in rows if not row.switch}
-    lines = ['| ' + ' | '.join(TABLE_COLUMNS) + ' |',
-             '|' + '---|' * len(TABLE_COLUMNS)]
+    table = []
     for row in rows:
         ce = by_key.get(('CE', row.switch))
         ref = by_key.get((REFERENCE, row.switch)) if row.method == 'CDS' \
@@ -394,8 +391,8 @@ def format_table(rows: Sequence[Row]) -> str:
                  f'{row.batch_size / (step + data):.0f}',
                  round_ratio(row, ce), round_ratio(row, ref),
                  round_ratio(row, base_eager), f'{memory:.0f}', *predict_cells]
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
+        table.append(cells)
+    return markdown_table(TABLE_COLUMNS, table, align='l' * len(TABLE_COLUMNS))
 
 
 def first_steps(rows: Sequence[Row]) -> str:

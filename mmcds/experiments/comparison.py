@@ -23,8 +23,9 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from .comparison_report import plot_results, write_report
-from .config_edit import class_counts, insert_resize, set_epochs, use_class_folders
+from .comparison_report import plot_results, run_dir, write_report
+from .config_edit import (class_counts, insert_resize, set_epochs, spread_indices,
+                          use_class_folders)
 from .progress import PROGRESS_TAG
 from .report import utc_now
 
@@ -53,11 +54,6 @@ METHOD_NAMES = {'ce': 'CE', 'dsn': 'DSN', 'dks': 'DKS', 'selfcon': 'SelfCon',
 DEFAULT_EPOCHS = 6
 
 
-def run_dir(work_dir: str, method: str, seed: int) -> str:
-    """Where one (method, seed) run writes: ``<work_dir>/<method>/seed<seed>``."""
-    return osp.join(work_dir, method, f'seed{seed}')
-
-
 def holdout_split(train_indices: List[int], size: int) -> Tuple[List[int], List[int]]:
     """Split training indices into (train, held out), ``size`` held out.
 
@@ -67,7 +63,7 @@ def holdout_split(train_indices: List[int], size: int) -> Tuple[List[int], List[
     if size >= len(train_indices):
         raise ValueError(f'--calibration-holdout {size}: the training split has only '
                          f'{len(train_indices)} images')
-    positions = {int(i * len(train_indices) / size) for i in range(size)}
+    positions = set(spread_indices(len(train_indices), size))
     held_out = [train_indices[i] for i in sorted(positions)]
     kept = [index for i, index in enumerate(train_indices) if i not in positions]
     return kept, held_out
@@ -154,11 +150,12 @@ def check_teacher_checkpoint(args) -> None:
 
 
 def _test_metric(runner):
-    for metric in runner.test_evaluator.metrics:
-        if hasattr(metric, 'last_scores'):
-            return metric
-    raise RuntimeError('the test evaluator kept no scores (ExpectedCalibrationError '
-                       'with keep_scores=True)')
+    from .measured_run import calibration_metric
+    metric = calibration_metric(runner)
+    if not hasattr(metric, 'last_scores'):
+        raise RuntimeError('the test evaluator kept no scores '
+                           '(ExpectedCalibrationError with keep_scores=True)')
+    return metric
 
 
 def predict_scores(model, dataloader) -> Tuple[np.ndarray, np.ndarray]:

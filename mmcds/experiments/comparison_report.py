@@ -2,7 +2,7 @@
 import os.path as osp
 from typing import Dict, List
 
-from .report import (machine_description, markdown_table, plot_bars,
+from .report import (group_by, machine_description, markdown_table, plot_bars,
                      plot_reliability_grid, read_loss_curve)
 from .statistics import mean_sd, paired_difference
 
@@ -14,16 +14,18 @@ AFTER_SCALING = [('ece_ts', 'ECE after TS (%)', 2), ('nll_ts', 'NLL after TS', 3
                  ('temperature', 'T', 2)]
 
 
+def run_dir(work_dir: str, method: str, seed: int) -> str:
+    """Where one (method, seed) run writes: ``<work_dir>/<method>/seed<seed>``."""
+    return osp.join(work_dir, method, f'seed{seed}')
+
+
 def _ok(results: List[dict]) -> List[dict]:
     return [r for r in results if 'error' not in r]
 
 
 def by_method(results: List[dict]) -> Dict[str, List[dict]]:
     """The successful runs grouped by method, in the order they first appear."""
-    groups: Dict[str, List[dict]] = {}
-    for r in _ok(results):
-        groups.setdefault(r['method'], []).append(r)
-    return groups
+    return group_by(_ok(results), 'method')
 
 
 def _mean_sd_text(values, digits: int) -> str:
@@ -242,8 +244,8 @@ def plot_results(args, results: List[dict]) -> List[str]:
                            title, curves)
     samples = {}
     for runs in groups.values():
-        data = np.load(osp.join(args.work_dir, runs[0]['method'],
-                                f'seed{runs[0]["seed"]}', 'calibration.npz'))
+        data = np.load(osp.join(run_dir(args.work_dir, runs[0]['method'],
+                                        runs[0]['seed']), 'calibration.npz'))
         samples[f'{runs[0]["name"]} (seed {runs[0]["seed"]})'] = (
             data['confidences'], data['correct'])
     reliability = plot_reliability_grid(samples, args.num_bins,
@@ -252,4 +254,4 @@ def plot_results(args, results: List[dict]) -> List[str]:
 
 
 __all__ = ['by_method', 'cost_table', 'difference_lines', 'paired_differences',
-           'plot_results', 'quality_table', 'seed_table', 'write_report']
+           'plot_results', 'quality_table', 'run_dir', 'seed_table', 'write_report']

@@ -62,15 +62,25 @@ def scalar_history(runner: Runner, key: str) -> List[float]:
     return runner.message_hub.get_scalar(f'train/{key}').data[0].tolist()
 
 
-def _calibration_samples(runner: Runner) -> Optional[Dict[str, list]]:
+def calibration_metric(runner: Runner):
+    """The test evaluator's calibration metric after ``runner.test()`` (the one
+    that kept per-sample ``last_confidences``, e.g. ``ExpectedCalibrationError``),
+    or None."""
     for metric in runner.test_evaluator.metrics:
         if hasattr(metric, 'last_confidences'):
-            samples = dict(confidences=list(metric.last_confidences),
-                           correct=[bool(c) for c in metric.last_correct])
-            if hasattr(metric, 'last_scores'):  # with keep_scores=True
-                samples.update(scores=metric.last_scores, labels=metric.last_labels)
-            return samples
+            return metric
     return None
+
+
+def _calibration_samples(runner: Runner) -> Optional[Dict[str, list]]:
+    metric = calibration_metric(runner)
+    if metric is None:
+        return None
+    samples = dict(confidences=list(metric.last_confidences),
+                   correct=[bool(c) for c in metric.last_correct])
+    if hasattr(metric, 'last_scores'):  # with keep_scores=True
+        samples.update(scores=metric.last_scores, labels=metric.last_labels)
+    return samples
 
 
 def measured_run(cfg: Config, history_keys=('loss', ),

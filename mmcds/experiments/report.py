@@ -2,7 +2,7 @@
 import datetime
 import os
 import platform
-from typing import List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -33,6 +33,14 @@ def machine_description() -> str:
     except ImportError:
         pass
     return text
+
+
+def group_by(items: Sequence[dict], key: str) -> Dict[Any, List[dict]]:
+    """``{item[key]: [items]}``, groups and items in first-seen order."""
+    groups: Dict[Any, List[dict]] = {}
+    for item in items:
+        groups.setdefault(item[key], []).append(item)
+    return groups
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence],

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 
 from .config_edit import class_counts, spread_indices
-from .report import machine_description, markdown_table, utc_now
+from .report import group_by, machine_description, markdown_table, utc_now
 
 RANDOM_INIT = 'none'  # the checkpoint argument for a randomly initialised model
 
@@ -317,10 +317,7 @@ def tsne_embedding(features: np.ndarray, seed: int = 0) -> np.ndarray:
 def by_name(results: Sequence[dict]) -> Dict[str, List[dict]]:
     """``{name: [results]}`` in first-seen order: the models given one name (e.g.
     one checkpoint per seed)."""
-    groups: Dict[str, List[dict]] = {}
-    for result in results:
-        groups.setdefault(result['name'], []).append(result)
-    return groups
+    return group_by(results, 'name')
 
 
 def plot_probe_accuracy(results: Sequence[dict], path: str) -> str:

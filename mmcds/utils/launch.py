@@ -40,6 +40,29 @@ def apply_dataloader_defaults(cfg: Config, fields, defaults: dict,
         cfg[field] = dataloader_cfg
 
 
+def apply_tool_dataloader_defaults(cfg: Config, fields, training: bool,
+                                   no_pin_memory: bool = False,
+                                   no_persistent_workers: bool = False) -> None:
+    """The dataloader defaults of tools/train.py (``training``) and tools/test.py.
+
+    Under what the config sets: ``pin_memory=True``, for training also
+    ``persistent_workers=True``, and for mmpretrain-scope configs mmpretrain's
+    ``default_collate`` (mmdet's detectors need mmengine's ``pseudo_collate``, so
+    they keep theirs); ``no_pin_memory`` / ``no_persistent_workers`` (the tools'
+    ``--no-*`` flags) force those off."""
+    defaults = dict(pin_memory=True)
+    if training:
+        defaults['persistent_workers'] = True
+    if config_scope(cfg) == 'mmpretrain':
+        defaults['collate_fn'] = dict(type='default_collate')
+    overrides = {}
+    if no_pin_memory:
+        overrides['pin_memory'] = False
+    if no_persistent_workers:
+        overrides['persistent_workers'] = False
+    apply_dataloader_defaults(cfg, fields, defaults, overrides)
+
+
 def setup_cpu_distributed(cfg: Config) -> None:
     """Make ``--launcher pytorch`` work without CUDA.
 

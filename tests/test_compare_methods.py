@@ -53,7 +53,11 @@ def test_build_config_applies_the_shared_overrides(tiny_data, tmp_path):
         assert num_classes == 4 and cfg.model.head.num_classes == 4
         assert cfg.train_cfg.max_epochs == 3 and cfg.param_scheduler.T_max == 3
         assert cfg.param_scheduler.convert_to_iter_based  # cosine per iteration
-        assert cfg.val_dataloader is None and cfg.val_cfg is None
+        # Top-1 on the test split after every epoch (for the best epoch).
+        assert cfg.train_cfg.val_interval == 1
+        assert cfg.val_evaluator == dict(type='Accuracy', topk=(1, ))
+        assert cfg.val_dataloader.dataset.data_prefix == 'test'
+        assert cfg.val_dataloader.dataset.pipeline == cfg.test_dataloader.dataset.pipeline
         assert cfg.test_evaluator[1] == dict(type='ExpectedCalibrationError',
                                              num_bins=10, keep_scores=True)
         assert cfg.randomness.seed == 0
@@ -63,6 +67,9 @@ def test_build_config_applies_the_shared_overrides(tiny_data, tmp_path):
         assert cfg.train_dataloader.dataset.indices == [0, 3, 6, 9, 12, 15, 18, 21]
         assert cfg.test_dataloader.dataset.data_prefix == 'test'
         assert cfg.test_dataloader.dataset.get('indices') is None
+    cfg, _ = comparison.build_config(compare.parse_args(
+        ['--data-root', tiny_data, '--val-interval', '0']), 'ce')
+    assert cfg.val_dataloader is None and cfg.val_cfg is None
     with pytest.raises(FileNotFoundError, match='split folder'):
         comparison.build_config(compare.parse_args(
             ['--data-root', str(tmp_path / 'nowhere')]), 'ce')
@@ -96,6 +103,57 @@ def test_mean_sd_and_paired_difference_on_hand_numbers():
         statistics.paired_difference({0: 1.}, {1: 1.})
 
 
+def test_paired_t_and_holm_against_scipy_and_hand_numbers():
+    from scipy import stats
+    a, b = [52., 50., 51., 49.5], [50., 49., 48., 49.]
+    diff = statistics.paired_difference(dict(enumerate(a)), dict(enumerate(b)))
+    assert statistics.paired_t_p_value(diff) == pytest.approx(
+        stats.ttest_rel(a, b).pvalue, rel=1e-9)
+    # Holm: sorted 0.01, 0.03, 0.04 -> 3 x 0.01, max(0.03, 2 x 0.03), max(0.06, 0.04).
+    assert statistics.holm_adjust([0.01, 0.04, 0.03]) == pytest.approx(
+        [0.03, 0.06, 0.06])
+    # The four comparisons with CE of docs/results.md (paired p of CDS, SelfCon, DKS,
+    # DSN): under Holm DKS and DSN no longer pass 0.05.
+    assert statistics.holm_adjust([0.0015, 0.0045, 0.035, 0.037]) == pytest.approx(
+        [0.006, 0.0135, 0.07, 0.07])
+    adjusted = statistics.holm_adjust([float('nan'), 0.02, 0.5])
+    assert np.isnan(adjusted[0]) and adjusted[1:] == pytest.approx([0.04, 0.5])
+    same = statistics.paired_difference({0: 2., 1: 3.}, {0: 1., 1: 2.})
+    assert statistics.paired_t_p_value(same) == 0.
+
+
+def test_head_to_head_and_holm_in_the_report():
+    # CE, CDS and DKS over seeds 0-2: CDS - CE = 2, 1, 3; DKS - CE = 3, 3, 2.5;
+    # CDS - DKS = -1, -2, 0.5.
+    results = [run_result('ce', 'CE', s, t, 2.) for s, t in enumerate([50, 49, 48])]
+    results += [run_result('cds', 'CDS', s, t, 2.) for s, t in enumerate([52, 50, 51])]
+    results += [run_result('dks', 'DKS', s, t, 2.)
+                for s, t in enumerate([53, 52, 50.5])]
+    pairs = report.comparison_pairs(results, [('cds', 'dks'), ('dks', 'nope')])
+    assert pairs == [('cds', 'ce'), ('dks', 'ce'), ('cds', 'dks')]
+    rows = report.compare_pairs(results, 'top1', pairs)
+    p = [statistics.paired_t_p_value(statistics.paired_difference(
+        {s: a for s, a in enumerate(x)}, {s: b for s, b in enumerate(y)}))
+        for x, y in (([52, 50, 51], [50, 49, 48]), ([53, 52, 50.5], [50, 49, 48]),
+                     ([52, 50, 51], [53, 52, 50.5]))]
+    assert [r['p'] for r in rows] == pytest.approx(p)
+    assert [r['p_holm'] for r in rows] == pytest.approx(statistics.holm_adjust(p))
+    assert all(r['family_size'] == 3 for r in rows)
+    # The simultaneous interval is the t interval at 1 - 0.05 / 3: wider.
+    from scipy import stats
+    cds = rows[0]
+    half = stats.t.ppf(1 - 0.05 / 6, 2) * cds['sd'] / 3**0.5
+    assert (cds['simultaneous_low'], cds['simultaneous_high']) == pytest.approx(
+        (2 - half, 2 + half))
+    assert cds['simultaneous_high'] - cds['simultaneous_low'] > \
+        cds['high'] - cds['low']
+    table = report.comparison_table(results, 'top1', 2, [('cds', 'dks')])
+    assert '| CDS − DKS | 3 | -0.83 |' in table
+    # DKS - CE (3, 3, 2.5): p = 0.0034, Holm x 3 = 0.0103 < 0.05.
+    assert '| DKS − CE | 3 | +2.83 |' in table and \
+        table.splitlines()[3].endswith('| difference shown (higher) |')
+
+
 def run_result(method, name, seed, top1, ece, **extra):
     """A result.json as a child writes it (the fields the report reads)."""
     return dict(method=method, name=name, seed=seed, config=f'configs/{method}/x.py',
@@ -119,10 +177,14 @@ def test_tables_over_seeds():
     assert table[3].endswith('| +2.00 [-0.48, +4.48] | -1.33 [-2.77, +0.10] |')
     assert table[2].startswith('| CE | 3 | 49.00 ± 1.00 |')
     assert table[4].startswith('| DKS | seed 0 failed: boom |')
-    lines = report.difference_lines(results)
-    assert lines[0] == ('- CDS − CE, Top-1 (%): +2.00, 95% CI [-0.48, +4.48] (width '
-                        '4.97, 3 paired seeds, sd of the differences 1.00): includes '
-                        '0, no difference shown')
+    # The comparison table: differences 2, 1, 3 -> t = 2 / (1 / sqrt 3) = 3.4641 on
+    # 2 df, two-sided p = 0.0742 (scipy.stats.ttest_rel below); one comparison, so
+    # Holm's p and the simultaneous interval are the plain ones.
+    compared = report.comparison_table(results, 'top1', 2).splitlines()
+    assert compared[0] == ('| Comparison | Seeds | Δ (mean) | 95% CI | p | Holm p | '
+                           'simultaneous 95% CI | at 5% family-wise |')
+    assert compared[2] == ('| CDS − CE | 3 | +2.00 | [-0.48, +4.48] | 0.0742 | 0.0742 '
+                           '| [-0.48, +4.48] | no difference shown |')
     cost = report.cost_table(results).splitlines()
     # 72 / 35 MFLOPs, mean train time (1, 2, 3 ms) = 2 ms for both: 1.00x CE.
     assert cost[3] == ('| CDS | 72.0 | 35.0 | 1.200 / 1.000 | 2.00 (1.00x) | 200 | '
@@ -304,3 +366,77 @@ def test_distillers_take_the_teacher_checkpoint(tiny_data, tmp_path):
     assert 'teacher_checkpoint' not in comparison.build_config(args, 'ce')[0].model
     command = comparison.child_command(args, 'cds_kd', 0, 'tools/compare_methods.py')
     assert command[command.index('--teacher-checkpoint') + 1] == str(teacher)
+
+
+def _run_children_in_process(monkeypatch):
+    """Run each (method, seed) of a comparison in this process, from the very
+    command line the parent would start (child_command), to save the ~6 s of
+    imports a child process pays; the subprocess path is tested end to end above."""
+    def train_here(args, method, seed, script, env, position=''):
+        command = comparison.child_command(args, method, seed, script)
+        child = compare.parse_args(command[2:])
+        comparison.run_one(child)
+        result_file = comparison.run_dir(args.work_dir, method, seed) + '/result.json'
+        with open(result_file) as f:
+            return json.load(f), 0.
+    monkeypatch.setattr(comparison, '_train_in_subprocess', train_here)
+
+
+def test_best_epoch_beside_the_final_and_the_epoch_sweep(tiny_data, tmp_path,
+                                                         monkeypatch):
+    assert comparison.best_epoch([]) == {}
+    assert comparison.best_epoch([(1, {'accuracy/top1': 40.}), (2, {'accuracy/top1':
+                                  55.}), (3, {'accuracy/top1': 55.})]) == dict(
+        top1_by_epoch=[[1, 40.], [2, 55.], [3, 55.]], best_top1=55., best_epoch=2)
+    _run_children_in_process(monkeypatch)
+    common = ['--data-root', tiny_data, '--batch-size', '8', '--num-workers', '0',
+              '--train-subset', '16', '--no-plot']
+    # Validation during training changes nothing in training: the same final
+    # scores with and without it.
+    assert compare.main(['--methods', 'ce', '--epochs', '2', '--val-interval', '0',
+                         '--work-dir', str(tmp_path / 'noval'), *common]) == 0
+    assert compare.main(['--methods', 'ce', 'dsn', '--epochs', '2', '1',
+                         '--head-to-head', 'dsn:ce', '--work-dir',
+                         str(tmp_path / 'sweep'), *common]) == 0
+    plain = np.load(tmp_path / 'noval' / 'ce' / 'seed0' / 'calibration.npz')
+    run = tmp_path / 'sweep' / 'e2' / 'ce' / 'seed0'
+    validated = np.load(run / 'calibration.npz')
+    np.testing.assert_array_equal(plain['scores'], validated['scores'])
+    result = json.loads((run / 'result.json').read_text())
+    assert 'best_top1' not in json.loads(
+        (tmp_path / 'noval' / 'ce' / 'seed0' / 'result.json').read_text())
+    # One validation per epoch on the test split; the last one is the final model
+    # on the same images, so it equals the test top-1.
+    assert [epoch for epoch, _ in result['top1_by_epoch']] == [1, 2]
+    assert result['top1_by_epoch'][-1][1] == pytest.approx(result['top1'])
+    best = max(top1 for _, top1 in result['top1_by_epoch'])
+    assert result['best_top1'] == best
+    report_text = (tmp_path / 'sweep' / 'e2' / 'results.md').read_text()
+    assert 'Best-epoch top-1 (%)' in report_text and '### Best-epoch top-1' in report_text
+    # dsn:ce is already compared (every method against CE): once per metric table.
+    # (top-1 final and best, ECE, NLL)
+    assert report_text.count('| DSN − CE | 1 |') == 4
+    assert report.comparison_pairs([run_result('ce', 'CE', 0, 1., 1.), run_result(
+        'dsn', 'DSN', 0, 1., 1.)], [('ce', 'dsn')]) == [('dsn', 'ce')]
+    for epochs in (1, 2):
+        assert (tmp_path / 'sweep' / f'e{epochs}' / 'dsn' / 'seed0' /
+                'result.json').exists()
+    sweep = (tmp_path / 'sweep' / 'sweep.md').read_text()
+    dsn = {epochs: json.loads((tmp_path / 'sweep' / f'e{epochs}' / 'dsn' / 'seed0' /
+                               'result.json').read_text())['top1'] for epochs in (1, 2)}
+    ce = {epochs: json.loads((tmp_path / 'sweep' / f'e{epochs}' / 'ce' / 'seed0' /
+                              'result.json').read_text())['top1'] for epochs in (1, 2)}
+    for epochs in (1, 2):
+        assert (f'| {epochs} | DSN − CE | final | 1 | {dsn[epochs] - ce[epochs]:+.2f} '
+                '| one seed |') in sweep
+    # --resume refuses results trained otherwise, before anything trains.
+    with pytest.raises(ValueError, match=r'--resume: .*e2/ce/seed0/result.json was '
+                       r'trained with epochs=2, not 3'):
+        compare.main(['--methods', 'ce', '--epochs', '3', '--resume', '--work-dir',
+                      str(tmp_path / 'sweep' / 'e2'), *common])
+    with pytest.raises(SystemExit):
+        compare.parse_args(['--epochs', '6', '6'])
+    for bad in (['--head-to-head', 'cds'], ['--head-to-head', 'ce:ce'],
+                ['--head-to-head', 'ce:dks'], ['--val-interval', '-1']):
+        with pytest.raises(SystemExit):
+            compare.parse_args(['--methods', 'ce', 'cds', *bad])

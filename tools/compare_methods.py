@@ -75,7 +75,15 @@ def parse_args(argv=None):
     add_class_folder_args(parser)
     parser.add_argument('--resize', type=int, default=None,
                         help='resize every image to this square size first')
-    parser.add_argument('--epochs', type=int, default=DEFAULT_EPOCHS)
+    parser.add_argument('--epochs', type=int, nargs='+', default=[DEFAULT_EPOCHS],
+                        help='training epochs (the schedule is stretched to fit); '
+                        'several values run an epoch sweep: one comparison per '
+                        'value in <work-dir>/e<N>/ and the differences against the '
+                        'epoch count in <work-dir>/sweep.md')
+    parser.add_argument('--val-interval', type=int, default=1,
+                        help='test top-1 every N epochs during training, to report '
+                        'the best epoch beside the final one (the authors report '
+                        'the best); 0: no validation during training')
     parser.add_argument('--batch-size', type=int, default=None,
                         help="train batch size (default: the configs' 64)")
     parser.add_argument('--seeds', '--seed', type=int, nargs='+', default=[0],
@@ -87,6 +95,11 @@ def parse_args(argv=None):
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs at a time, each in its own process (with '
                         '--threads torch threads)')
+    parser.add_argument('--head-to-head', nargs='+', default=[], metavar='A:B',
+                        help='also compare these pairs of methods with each other '
+                        '(paired by seed, e.g. cds:dks cds:dsn); every method is '
+                        'compared with CE, and the p-values of all comparisons of '
+                        'a metric are corrected together (Holm)')
     parser.add_argument('--calibration-holdout', type=int, default=None,
                         metavar='N', help='hold out N training images (spread over '
                         'the classes, the same for every run), fit a temperature on '
@@ -101,8 +114,9 @@ def parse_args(argv=None):
     parser.add_argument('--test-subset', type=int, default=None)
     parser.add_argument('--teacher-checkpoint', default=None,
                         help='for the distillers (kd, cds_kd): the teacher\'s '
-                        'checkpoint, e.g. work_dirs/compare/cds_w32/epoch_6.pth from '
-                        'a run of --methods cds_w32 (sets model.teacher_checkpoint)')
+                        'checkpoint, e.g. work_dirs/compare/cds_w32/seed0/epoch_6.pth '
+                        'from a run of --methods cds_w32 (sets '
+                        'model.teacher_checkpoint)')
     parser.add_argument('--num-bins', type=int, default=15, help='ECE bins')
     parser.add_argument('--num-workers', type=int, default=1,
                         help='dataloader workers per method')
@@ -141,7 +155,24 @@ def parse_args(argv=None):
     if any(len(set(s)) != len(s) or not s for s in args.seeds_of.values()):
         parser.error(f'--seeds / --seeds-for: each method needs distinct seeds, got '
                      f'{args.seeds_of}')
-    for name in ('epochs', 'train_subset', 'test_subset', 'num_bins', 'batch_size',
+    args.epoch_counts = args.epochs
+    if len(set(args.epoch_counts)) != len(args.epoch_counts):
+        parser.error(f'--epochs lists a value twice: {args.epoch_counts}')
+    if any(e < 1 for e in args.epoch_counts):
+        parser.error(f'--epochs must be >= 1, got {args.epoch_counts}')
+    args.epochs = args.epoch_counts[0]
+    if args.val_interval < 0:
+        parser.error(f'--val-interval must be >= 0, got {args.val_interval}')
+    pairs = []
+    for item in args.head_to_head:
+        first, sep, second = item.partition(':')
+        if not sep or first not in args.methods or second not in args.methods \
+                or first == second:
+            parser.error(f'--head-to-head takes A:B with two different methods of '
+                         f'--methods {args.methods}, got {item!r}')
+        pairs.append((first, second))
+    args.head_to_head = pairs
+    for name in ('train_subset', 'test_subset', 'num_bins', 'batch_size',
                  'jobs', 'calibration_holdout'):
         value = getattr(args, name)
         if value is not None and value < 1:

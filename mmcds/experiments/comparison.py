@@ -23,7 +23,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from .comparison_report import plot_results, run_dir, write_report
+from .comparison_report import (plot_results, plot_sweep, run_dir, write_report,
+                                write_sweep_report)
 from .config_edit import (class_counts, insert_resize, set_epochs, spread_indices,
                           use_class_folders)
 from .progress import PROGRESS_TAG
@@ -73,8 +74,9 @@ def build_config(args, method: str, seed: int = None):
     """A method's config with the comparison's shared overrides.
 
     The method's config with the shared overrides: data (root, prefixes, subsets,
-    resize, workers), epochs (schedule stepped per iteration, no validation, one
-    checkpoint at the end), batch size, seed (default: the first of
+    resize, workers), epochs (schedule stepped per iteration, one checkpoint at the
+    end; top-1 on the test split every ``args.val_interval`` epochs, none for 0),
+    batch size, seed (default: the first of
     ``args.seeds``), the test metrics and, with ``args.calibration_holdout``, the
     held-out training images as ``cfg.holdout_dataloader`` (the test pipeline over
     them; the runner ignores this key); returns ``(cfg, num_classes)``."""
@@ -89,7 +91,9 @@ def build_config(args, method: str, seed: int = None):
     num_classes = use_class_folders(cfg, args.data_root, args.train_prefix,
                                     args.test_prefix, args.train_subset,
                                     args.test_subset)
-    for field in ('train_dataloader', 'test_dataloader'):
+    validate = bool(getattr(args, 'val_interval', 0))
+    for field in ('train_dataloader', 'test_dataloader') + (
+            ('val_dataloader', ) if validate else ()):
         loader = cfg[field]
         loader.num_workers = args.num_workers
         loader.persistent_workers = args.num_workers > 0
@@ -108,7 +112,13 @@ def build_config(args, method: str, seed: int = None):
         cfg.holdout_dataloader = holdout
     if args.batch_size:
         cfg.train_dataloader.batch_size = args.batch_size
-    set_epochs(cfg, args.epochs, per_iteration=True, validate=False)
+    set_epochs(cfg, args.epochs, per_iteration=True, validate=validate)
+    if validate:
+        # The val loader is the test split (use_class_folders); top-1 alone keeps
+        # the per-epoch check cheap.
+        cfg.train_cfg.val_interval = args.val_interval
+        cfg.val_cfg = dict()
+        cfg.val_evaluator = dict(type='Accuracy', topk=(1, ))
     cfg.test_cfg = dict()
     cfg.test_evaluator = [
         dict(type='Accuracy', topk=(1, )),
@@ -219,8 +229,9 @@ def run_one(args) -> None:
     calibration = run.pop('calibration')
     metrics = run.pop('metrics')
     run.pop('history')
+    best = best_epoch(run.pop('val_history'))
     scores = np.asarray(calibration.pop('scores'))
-    result = dict(
+    result = dict(**best,
         method=method, name=METHOD_NAMES.get(method, method),
         config=args.config_of[method], model_type=cfg.model.type,
         top1=metrics['accuracy/top1'], ece=metrics['calibration/ECE'],
@@ -237,6 +248,19 @@ def run_one(args) -> None:
         json.dump(result, f, indent=2)
 
 
+def best_epoch(val_history: List[tuple]) -> Dict:
+    """The per-epoch test top-1 of a run and its best epoch.
+
+    ``{}`` without validation; else ``top1_by_epoch`` (``[[epoch, top-1], ...]``),
+    ``best_top1`` and ``best_epoch`` (the first epoch that reached it)."""
+    by_epoch = [[epoch, metrics['accuracy/top1']] for epoch, metrics in val_history
+                if 'accuracy/top1' in metrics]
+    if not by_epoch:
+        return {}
+    epoch, top1 = max(by_epoch, key=lambda item: (item[1], -item[0]))
+    return dict(top1_by_epoch=by_epoch, best_top1=top1, best_epoch=epoch)
+
+
 def child_command(args, method: str, seed: int, script: str) -> List[str]:
     """The command line that trains and tests one (method, seed) in a subprocess.
 
@@ -247,6 +271,7 @@ def child_command(args, method: str, seed: int, script: str) -> List[str]:
            '--train-prefix', args.train_prefix, '--test-prefix', args.test_prefix,
            '--epochs', str(args.epochs), '--seeds', str(seed),
            '--num-bins', str(args.num_bins), '--num-workers', str(args.num_workers),
+           '--val-interval', str(args.val_interval),
            '--work-dir', osp.abspath(args.work_dir)]
     for flag in ('train_subset', 'test_subset', 'batch_size', 'resize', 'threads',
                  'teacher_checkpoint', 'calibration_holdout'):
@@ -265,6 +290,24 @@ def _failure(args, method: str, seed: int, error: str) -> Dict:
                 config=args.config_of[method], error=error[:120].replace('|', '/'))
 
 
+def check_kept_result(args, method: str, kept: Dict, path: str) -> None:
+    """Refuse to ``--resume`` with a result that was trained differently.
+
+    Raises:
+        ValueError: the kept run's epochs, config or validation differ from this
+            comparison's (mixing them would compare unlike runs silently).
+    """
+    wanted = dict(epochs=args.epochs, config=args.config_of[method],
+                  validated=bool(args.val_interval))
+    found = dict(epochs=kept.get('epochs'), config=kept.get('config'),
+                 validated='best_top1' in kept)
+    differing = {k: (found[k], v) for k, v in wanted.items() if found[k] != v}
+    if differing:
+        raise ValueError(f'--resume: {path} was trained with ' + ', '.join(
+            f'{k}={old!r}, not {new!r}' for k, (old, new) in differing.items())
+            + '; use another --work-dir or delete that run')
+
+
 def _train_in_subprocess(args, method: str, seed: int, script: str, env: dict,
                          position: str = '') -> Tuple[Dict, float]:
     out_dir = run_dir(args.work_dir, method, seed)
@@ -272,10 +315,11 @@ def _train_in_subprocess(args, method: str, seed: int, script: str, env: dict,
     result_file = osp.join(out_dir, 'result.json')
     if osp.exists(result_file):
         if args.resume:
+            with open(result_file) as f:
+                kept = json.load(f)
             print(f'[compare] {method} seed {seed}{position}: kept the result of an '
                   f'earlier run ({result_file})', flush=True)
-            with open(result_file) as f:
-                return json.load(f), 0.
+            return kept, 0.
         os.remove(result_file)
     log_file = osp.join(out_dir, 'compare.log')
     print(f'[compare] {method} seed {seed}{position}: training '
@@ -311,10 +355,45 @@ def planned_runs(args) -> List[Tuple[str, int]]:
     return [(m, s) for s in seeds for m in args.methods if s in args.seeds_of[m]]
 
 
+def sweep_dir(work_dir: str, epochs: int) -> str:
+    """Where an epoch sweep puts the comparison of ``epochs`` epochs."""
+    return osp.join(work_dir, f'e{epochs}')
+
+
+def run_sweep(args, argv: List[str], script: str) -> int:
+    """One comparison per epoch count of ``args.epoch_counts``, then the gaps.
+
+    Each count trains every (method, seed) from scratch with the schedule stretched
+    over it (a 6-epoch run is not the first 6 epochs of a 20-epoch one: the cosine
+    schedule differs), into ``<work-dir>/e<N>/``; ``<work-dir>/sweep.md`` and
+    ``sweep.png`` show each compared pair's paired difference against the epoch
+    count. Returns 1 if a run failed, else 0."""
+    import copy
+
+    failed = 0
+    results_of = {}
+    for epochs in args.epoch_counts:
+        sub = copy.copy(args)
+        sub.epochs, sub.epoch_counts = epochs, [epochs]
+        sub.work_dir = sweep_dir(args.work_dir, epochs)
+        print(f'[compare] sweep: {epochs} epochs into {sub.work_dir}', flush=True)
+        failed |= run_comparison(sub, argv, script)
+        results_of[epochs] = sub.results
+    command = 'python ' + ' '.join(shlex.quote(a)
+                                   for a in [osp.relpath(script)] + list(argv))
+    print(write_sweep_report(args, results_of, command))
+    if not args.no_plot:
+        print(f'[compare] wrote {plot_sweep(args, results_of)}')
+    return failed
+
+
 def run_comparison(args, argv: List[str], script: str) -> int:
     """Train every (method, seed), ``args.jobs`` at a time; write report and plots.
 
-    Returns 1 if a run failed, else 0."""
+    With several ``args.epoch_counts``, :func:`run_sweep`. Keeps the results in
+    ``args.results``; returns 1 if a run failed, else 0."""
+    if len(getattr(args, 'epoch_counts', [args.epochs])) > 1:
+        return run_sweep(args, argv, script)
     command = 'python ' + ' '.join(shlex.quote(a)
                                    for a in [osp.relpath(script)] + list(argv))
     started = utc_now()
@@ -333,6 +412,12 @@ def run_comparison(args, argv: List[str], script: str) -> int:
     env['PYTHONPATH'] = os.pathsep.join(filter(None, [REPO_ROOT,
                                                       env.get('PYTHONPATH')]))
     runs = planned_runs(args)
+    if args.resume:  # before anything trains
+        for method, seed in runs:
+            path = osp.join(run_dir(args.work_dir, method, seed), 'result.json')
+            if osp.exists(path):
+                with open(path) as f:
+                    check_kept_result(args, method, json.load(f), path)
     results: List[Dict] = []
     lock = threading.Lock()
 
@@ -357,6 +442,7 @@ def run_comparison(args, argv: List[str], script: str) -> int:
     order = {run: i for i, run in enumerate(runs)}
     results.sort(key=lambda r: order[(r['method'], r['seed'])])
     report = write_report(args, results, command, started, time.perf_counter() - t0)
+    args.results = results
     plots = [] if args.no_plot else plot_results(args, results)
     print(report)
     for path in plots:

@@ -1,15 +1,21 @@
 """The report of a method comparison: tables over seeds, paired differences, plots."""
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Sequence, Tuple
 
 from .report import (group_by, machine_description, markdown_table, plot_bars,
                      plot_reliability_grid, read_loss_curve)
-from .statistics import mean_sd, paired_difference
+from .statistics import holm_adjust, mean_sd, paired_difference, paired_t_p_value
 
 BASELINE = 'ce'
 # (result key, table title, digits): what is compared against the baseline.
 QUALITY = [('top1', 'Top-1 (%)', 2), ('ece', 'ECE (%)', 2), ('nll', 'NLL', 3),
            ('brier', 'Brier', 4)]
+# With validation during training (--val-interval): the best epoch's test top-1,
+# which is what the authors report (CIFAR/train.py and ImageNet main.py keep the
+# best accuracy over all epochs), and the epoch it came from.
+BEST = [('best_top1', 'Best-epoch top-1 (%)', 2), ('best_epoch', 'Best epoch', 1)]
+# Family-wise error rate of the comparisons of one metric (Holm's correction).
+FAMILY_ALPHA = 0.05
 AFTER_SCALING = [('ece_ts', 'ECE after TS (%)', 2), ('nll_ts', 'NLL after TS', 3),
                  ('temperature', 'T', 2)]
 
@@ -46,22 +52,78 @@ def paired_differences(results: List[dict], key: str) -> Dict[str, dict]:
     """``{method: paired_difference(method's key, baseline's key)}`` per method.
 
     Pairs by seed against CE's runs; empty without a successful CE run."""
+    return {method: diff for (method, reference), diff in _pair_differences(
+        results, key, comparison_pairs(results)).items()}
+
+
+def comparison_pairs(results: List[dict],
+                     head_to_head: Sequence[Tuple[str, str]] = ()
+                     ) -> List[Tuple[str, str]]:
+    """The (method, reference) pairs a report compares, in report order.
+
+    Every method that ran against CE (when CE ran), then the ``head_to_head`` pairs
+    (e.g. ``[('cds', 'dks')]``) whose two methods both ran."""
+    methods = list(by_method(results))
+    pairs = [(m, BASELINE) for m in methods if m != BASELINE and BASELINE in methods]
+    for a, b in head_to_head:
+        if a in methods and b in methods and not {(a, b), (b, a)} & set(pairs):
+            pairs.append((a, b))
+    return pairs
+
+
+def _pair_differences(results: List[dict], key: str,
+                      pairs: Sequence[Tuple[str, str]]) -> Dict[tuple, dict]:
     groups = by_method(results)
-    if BASELINE not in groups:
-        return {}
-    baseline = {r['seed']: r[key] for r in groups[BASELINE] if key in r}
-    return {method: paired_difference({r['seed']: r[key] for r in runs if key in r},
-                                      baseline)
-            for method, runs in groups.items()
-            if method != BASELINE and any(r['seed'] in baseline for r in runs)}
+    diffs = {}
+    for method, reference in pairs:
+        values = {r['seed']: r[key] for r in groups[method] if key in r}
+        reference_values = {r['seed']: r[key] for r in groups[reference] if key in r}
+        if set(values) & set(reference_values):
+            diffs[(method, reference)] = paired_difference(values, reference_values)
+    return diffs
+
+
+def compare_pairs(results: List[dict], key: str,
+                  pairs: Sequence[Tuple[str, str]]) -> List[dict]:
+    """Paired differences of ``key`` over the seeds each pair shares, corrected for
+    multiplicity.
+
+    One dict per pair (in the order of ``pairs``; pairs without a shared seed are
+    left out): ``method``, ``reference``, the :func:`paired_difference` fields (95%
+    interval), ``p`` (two-sided paired t-test), ``p_holm`` (Holm-adjusted over the
+    pairs of this metric that have an interval, m = ``family_size``) and
+    ``simultaneous_low`` / ``simultaneous_high``: the Bonferroni interval at
+    1 - 0.05 / m, which holds for all m pairs at once with 95% probability."""
+    diffs = _pair_differences(results, key, pairs)
+    rows = [dict(method=m, reference=r, **diff, p=paired_t_p_value(diff))
+            for (m, r), diff in diffs.items()]
+    family_size = sum(1 for row in rows if row['n'] >= 2)
+    for row, adjusted in zip(rows, holm_adjust([row['p'] for row in rows])):
+        row.update(p_holm=adjusted, family_size=family_size,
+                   simultaneous_low=float('nan'), simultaneous_high=float('nan'))
+        if row['n'] >= 2:
+            groups = by_method(results)
+            simultaneous = paired_difference(
+                {r['seed']: r[key] for r in groups[row['method']] if key in r},
+                {r['seed']: r[key] for r in groups[row['reference']] if key in r},
+                confidence=1 - FAMILY_ALPHA / family_size)
+            row.update(simultaneous_low=simultaneous['low'],
+                       simultaneous_high=simultaneous['high'])
+    return rows
+
+
+def _measured_by_all(results: List[dict], items: list) -> list:
+    ok = _ok(results)
+    return [item for item in items if ok and all(item[0] in r for r in ok)]
 
 
 def quality_table(results: List[dict]) -> str:
-    """Mean ± sd over seeds of top-1, ECE, NLL, Brier (and after temperature
-    scaling, when measured) per method, and top-1 / ECE differences to CE."""
+    """Mean ± sd over seeds of top-1 (final epoch, and best epoch when validated),
+    ECE, NLL, Brier (and after temperature scaling, when measured) per method, and
+    top-1 / ECE differences to CE."""
     groups = by_method(results)
-    scaled = all('temperature' in r for r in _ok(results))
-    columns = QUALITY + (AFTER_SCALING if scaled else [])
+    columns = (QUALITY[:1] + _measured_by_all(results, BEST) + QUALITY[1:] +
+               _measured_by_all(results, AFTER_SCALING))
     top1_diff = paired_differences(results, 'top1')
     ece_diff = paired_differences(results, 'ece')
     rows = []
@@ -109,43 +171,69 @@ def cost_table(results: List[dict]) -> str:
     ], rows, align='lrrrrrl')
 
 
-def seed_table(results: List[dict]) -> str:
-    """Top-1 / ECE of every run: a row per method, a column per seed."""
+def seed_table(results: List[dict], cell=None) -> str:
+    """One number per run: a row per method, a column per seed.
+
+    ``cell(result) -> str`` writes a run's cell; default: top-1 / ECE."""
+    cell = cell or (lambda r: f'{r["top1"]:.2f} / {r["ece"]:.2f}')
     groups = by_method(results)
     seeds = sorted({r['seed'] for runs in groups.values() for r in runs})
     rows = []
     for runs in groups.values():
         of_seed = {r['seed']: r for r in runs}
-        rows.append([runs[0]['name']] + [
-            f'{of_seed[s]["top1"]:.2f} / {of_seed[s]["ece"]:.2f}' if s in of_seed
-            else '' for s in seeds
-        ])
+        rows.append([runs[0]['name']] + [cell(of_seed[s]) if s in of_seed else ''
+                                         for s in seeds])
     return markdown_table(['Method'] + [f'seed {s}' for s in seeds], rows)
 
 
-def difference_lines(results: List[dict]) -> List[str]:
-    """One line per method and metric: the paired difference, its interval and the
-    interval's width, with what it supports."""
+def _p_text(p: float) -> str:
+    if p != p:  # NaN: one seed
+        return ''
+    return f'{p:.4f}' if p >= 0.0001 else '< 0.0001'
+
+
+def comparison_table(results: List[dict], key: str, digits: int,
+                     head_to_head: Sequence[Tuple[str, str]] = ()) -> str:
+    """One row per compared pair (:func:`compare_pairs`) for the metric ``key``.
+
+    Columns: the pair, its seeds, the mean difference with its 95% interval, the
+    paired t-test's p and Holm's adjusted p over the metric's family of
+    comparisons, the simultaneous (Bonferroni) 95% interval, and the verdict at a
+    family-wise error rate of 5%."""
     names = {method: runs[0]['name'] for method, runs in by_method(results).items()}
+    rows = []
+    for row in compare_pairs(results, key, comparison_pairs(results, head_to_head)):
+        name = f'{names[row["method"]]} − {names[row["reference"]]}'
+        if row['n'] < 2:
+            rows.append([name, '1', f'{row["mean"]:+.{digits}f}', 'one seed: no '
+                         'interval', '', '', '', 'not tested'])
+            continue
+        shown = row['p_holm'] < FAMILY_ALPHA
+        rows.append([
+            name, str(row['n']), f'{row["mean"]:+.{digits}f}',
+            f'[{row["low"]:+.{digits}f}, {row["high"]:+.{digits}f}]',
+            _p_text(row['p']), _p_text(row['p_holm']),
+            f'[{row["simultaneous_low"]:+.{digits}f}, '
+            f'{row["simultaneous_high"]:+.{digits}f}]',
+            ('difference shown (higher)' if row['mean'] > 0 else
+             'difference shown (lower)') if shown else 'no difference shown'])
+    return markdown_table(['Comparison', 'Seeds', 'Δ (mean)', '95% CI', 'p',
+                           'Holm p', 'simultaneous 95% CI', 'at 5% family-wise'],
+                          rows, align='lrrrrrrl')
+
+
+def comparison_sections(results: List[dict],
+                        head_to_head: Sequence[Tuple[str, str]] = ()) -> List[str]:
+    """Markdown lines: a comparison table per metric (top-1 final and best epoch,
+    ECE, NLL, and after temperature scaling where measured)."""
+    keys = (QUALITY[:1] + _measured_by_all(results, BEST[:1]) + QUALITY[1:3] +
+            _measured_by_all(results, AFTER_SCALING[:2]))
     lines = []
-    # Top-1, ECE and NLL; after temperature scaling too where it was measured (a
-    # calibration gain that survives scaling is more than a different temperature).
-    keys = QUALITY[:3] + [item for item in AFTER_SCALING[:2]
-                          if all(item[0] in r for r in _ok(results))]
     for key, title, digits in keys:
-        for method, diff in paired_differences(results, key).items():
-            name = names[method]
-            if diff['n'] < 2:
-                lines.append(f'- {name} − CE, {title}: {diff["mean"]:+.{digits}f} from '
-                             'one seed: no interval')
-                continue
-            excludes_zero = diff['low'] > 0 or diff['high'] < 0
-            lines.append(
-                f'- {name} − CE, {title}: {diff["mean"]:+.{digits}f}, 95% CI '
-                f'[{diff["low"]:+.{digits}f}, {diff["high"]:+.{digits}f}] (width '
-                f'{2 * diff["half_width"]:.{digits}f}, {diff["n"]} paired seeds, sd of '
-                f'the differences {diff["sd"]:.{digits}f}): '
-                + ('excludes 0' if excludes_zero else 'includes 0, no difference shown'))
+        if not compare_pairs(results, key, comparison_pairs(results, head_to_head)):
+            continue
+        lines += [f'### {title}', '',
+                  comparison_table(results, key, digits, head_to_head), '']
     return lines
 
 
@@ -179,7 +267,16 @@ def write_report(args, results: List[dict], command: str, started: str,
         '', '## Accuracy and calibration (mean ± sd over seeds)', '',
         quality_table(results), '',
         'Δ: paired difference to CE over the seeds both ran (method − CE), mean and '
-        '95% t interval.', '', *difference_lines(results), '',
+        '95% t interval.', '',
+        '## Paired comparisons, corrected for multiplicity', '',
+        'Per metric, every method against CE'
+        + (' and the head-to-head pairs' if getattr(args, 'head_to_head', None)
+           else '') + ', paired by seed. p: two-sided paired t-test; Holm p: '
+        'adjusted by Holm\'s method over the comparisons of that metric; '
+        'simultaneous 95% CI: Bonferroni interval at 1 - 0.05/m, which holds for '
+        'all m comparisons of the metric at once. "Difference shown" means Holm p '
+        '< 0.05.', '',
+        *comparison_sections(results, getattr(args, 'head_to_head', None) or ()),
         '## Cost', '', cost_table(results), '',
         'MFLOPs: mmengine.analysis FlopAnalyzer (one multiply-add = one FLOP; '
         'element-wise ops not counted) of the forward pass: for training, everything '
@@ -191,10 +288,100 @@ def write_report(args, results: List[dict], command: str, started: str,
         'built (CPU) or peak allocated CUDA memory.', '',
         '## Every run: top-1 / ECE (%)', '', seed_table(results),
     ]
+    if _measured_by_all(results, BEST[:1]):
+        lines += ['', '## Every run: best-epoch top-1 (%) (epoch)', '',
+                  seed_table(results, lambda r: f'{r["best_top1"]:.2f} '
+                             f'({r["best_epoch"]})')]
     text = '\n'.join(lines) + '\n'
     with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
         f.write(text)
     return text
+
+
+def sweep_rows(results_of: Dict[int, List[dict]],
+               head_to_head: Sequence[Tuple[str, str]] = ()) -> List[dict]:
+    """Every compared pair's top-1 difference (final and best epoch) per epoch count.
+
+    One dict per (epochs, pair, metric key) from :func:`compare_pairs` of that
+    epoch count's results, with ``epochs`` and ``key`` added."""
+    rows = []
+    for epochs, results in sorted(results_of.items()):
+        pairs = comparison_pairs(results, head_to_head)
+        for key in ['top1'] + [k for k, _, _ in _measured_by_all(results, BEST[:1])]:
+            rows += [dict(row, epochs=epochs, key=key)
+                     for row in compare_pairs(results, key, pairs)]
+    return rows
+
+
+def write_sweep_report(args, results_of: Dict[int, List[dict]], command: str) -> str:
+    """Write ``sweep.md``: each pair's top-1 difference against the epoch count."""
+    head_to_head = getattr(args, 'head_to_head', None) or ()
+    names = {r['method']: r['name'] for results in results_of.values()
+             for r in _ok(results)}
+    table = []
+    for row in sweep_rows(results_of, head_to_head):
+        interval = (f'[{row["low"]:+.2f}, {row["high"]:+.2f}]' if row['n'] >= 2
+                    else 'one seed')
+        table.append([
+            str(row['epochs']), f'{names[row["method"]]} − {names[row["reference"]]}',
+            'final' if row['key'] == 'top1' else 'best epoch', str(row['n']),
+            f'{row["mean"]:+.2f}', interval, _p_text(row['p_holm'])])
+    means = []
+    for epochs, results in sorted(results_of.items()):
+        for method, runs in by_method(results).items():
+            means.append([str(epochs), runs[0]['name'], str(len(runs)),
+                          _mean_sd_text([r['top1'] for r in runs], 2),
+                          _mean_sd_text([r['best_top1'] for r in runs], 2)
+                          if all('best_top1' in r for r in runs) else ''])
+    lines = [
+        '# Differences against training length', '',
+        f'- Command: `{command}`', f'- Machine: {machine_description()}',
+        f'- Epoch counts: {" ".join(map(str, sorted(results_of)))}; each trains from '
+        'scratch with the cosine schedule stretched over it; the per-count reports are '
+        'in `e<N>/results.md`', '',
+        '## Top-1 per method (mean ± sd over seeds)', '',
+        markdown_table(['Epochs', 'Method', 'Seeds', 'Final top-1 (%)',
+                        'Best-epoch top-1 (%)'], means), '',
+        '## Paired top-1 differences', '',
+        markdown_table(['Epochs', 'Comparison', 'Top-1', 'Seeds', 'Δ (mean)', '95% CI',
+                        'Holm p'], table, align='llrrrrr'), '',
+        'Holm p: adjusted over the comparisons of that epoch count and metric (see '
+        'its `e<N>/results.md`).',
+    ]
+    text = '\n'.join(lines) + '\n'
+    with open(osp.join(args.work_dir, 'sweep.md'), 'w') as f:
+        f.write(text)
+    return text
+
+
+def plot_sweep(args, results_of: Dict[int, List[dict]]) -> str:
+    """``sweep.png``: each pair's mean top-1 difference (95% interval as error bars)
+    against the epoch count, final epoch and best epoch side by side."""
+    from matplotlib.figure import Figure
+
+    rows = sweep_rows(results_of, getattr(args, 'head_to_head', None) or ())
+    names = {r['method']: r['name'] for results in results_of.values()
+             for r in _ok(results)}
+    keys = [key for key in ('top1', 'best_top1') if any(r['key'] == key for r in rows)]
+    fig = Figure(figsize=(4.2 * len(keys), 3.4), dpi=110)
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for ax, key in zip(axes, keys):
+        for pair in dict.fromkeys((r['method'], r['reference']) for r in rows):
+            points = [r for r in rows if r['key'] == key and
+                      (r['method'], r['reference']) == pair]
+            errors = [r['half_width'] if r['n'] >= 2 else 0 for r in points]
+            ax.errorbar([r['epochs'] for r in points], [r['mean'] for r in points],
+                        yerr=errors, marker='o', capsize=3,
+                        label=f'{names[pair[0]]} − {names[pair[1]]}')
+        ax.axhline(0, color='grey', linewidth=0.8)
+        ax.set_xlabel('epochs')
+        ax.set_ylabel('top-1 difference (points), 95% CI')
+        ax.set_title('final epoch' if key == 'top1' else 'best epoch', fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = osp.join(args.work_dir, 'sweep.png')
+    fig.savefig(path)
+    return path
 
 
 def seed_summary(args) -> str:
@@ -253,5 +440,7 @@ def plot_results(args, results: List[dict]) -> List[str]:
     return [comparison, reliability]
 
 
-__all__ = ['by_method', 'cost_table', 'difference_lines', 'paired_differences',
-           'plot_results', 'quality_table', 'run_dir', 'seed_table', 'write_report']
+__all__ = ['by_method', 'compare_pairs', 'comparison_pairs', 'comparison_sections',
+           'comparison_table', 'cost_table', 'paired_differences', 'plot_results',
+           'plot_sweep', 'quality_table', 'run_dir', 'seed_table', 'sweep_rows',
+           'write_report', 'write_sweep_report']

@@ -22,17 +22,20 @@ def _maxrss_mib() -> float:
 
 
 class MeasureHook(Hook):
-    """Measure training time, images seen and peak memory.
+    """Measure training time, images seen, peak memory and validation results.
 
     Times training (``runner.train()`` from its first to its last iteration hook,
-    data loading included), counts the images trained on, and reads peak memory:
-    the process's peak resident set size on the CPU, ``max_memory_allocated`` on
-    CUDA (synchronised)."""
+    data loading included, validation epochs excluded), counts the images trained
+    on, and reads peak memory: the process's peak resident set size on the CPU,
+    ``max_memory_allocated`` on CUDA (synchronised). Keeps every validation's
+    metrics in ``val_history`` as ``(epochs trained, metrics)``."""
     priority = 'VERY_LOW'
 
     def __init__(self):
         self.images = 0
         self.cuda = torch.cuda.is_available()
+        self.val_seconds = 0.
+        self.val_history: List[tuple] = []
 
     def before_train(self, runner) -> None:
         """Start the clock and the memory counters."""
@@ -46,12 +49,21 @@ class MeasureHook(Hook):
         """Count the batch's images (a two-view batch counts each image once)."""
         self.images += len(data_batch['data_samples'])
 
+    def before_val_epoch(self, runner) -> None:
+        """Stop counting training time while the model is validated."""
+        self.val_start = time.perf_counter()
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        """Keep the metrics (``runner.epoch`` counts the epochs trained so far)."""
+        self.val_history.append((runner.epoch, dict(metrics or {})))
+        self.val_seconds += time.perf_counter() - self.val_start
+
     def after_train(self, runner) -> None:
         """Stop the clock and read the peaks."""
         if self.cuda:
             torch.cuda.synchronize()
             self.cuda_peak = torch.cuda.max_memory_allocated() / 2**20
-        self.seconds = time.perf_counter() - self.start
+        self.seconds = time.perf_counter() - self.start - self.val_seconds
         self.rss_peak = _maxrss_mib()
 
 
@@ -98,7 +110,9 @@ def measured_run(cfg: Config, history_keys=('loss', ),
     Returns:
         dict: ``metrics`` (the test evaluators' results), ``train_seconds``,
         ``train_images``, ``sec_per_image``, ``peak_rss_mib``,
-        ``rss_train_start_mib``, ``peak_cuda_mib`` (None on the CPU), ``params_train``
+        ``rss_train_start_mib``, ``peak_cuda_mib`` (None on the CPU),
+        ``val_history`` (``[(epochs trained, {metric: value})]`` of the validations
+        during training; empty without), ``params_train``
         and ``params_test`` (parameters of the whole model / of what inference runs),
         ``train_size``, ``history`` (``{key: values}`` of the logged training
         scalars in ``history_keys``), ``calibration`` (the ECE metric's per-sample
@@ -128,6 +142,8 @@ def measured_run(cfg: Config, history_keys=('loss', ),
         sec_per_image=measure.seconds / max(measure.images, 1),
         peak_rss_mib=measure.rss_peak, rss_train_start_mib=measure.rss_start,
         peak_cuda_mib=getattr(measure, 'cuda_peak', None),
+        val_history=[(epoch, {k: float(v) for k, v in values.items()})
+                     for epoch, values in measure.val_history],
         params_train=params_train, params_test=params_test,
         train_size=len(runner.train_dataloader.dataset),
         history={key: scalar_history(runner, key) for key in history_keys},

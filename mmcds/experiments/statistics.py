@@ -52,3 +52,40 @@ def paired_difference(values: Dict[int, float], baseline: Dict[int, float],
         half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
     return dict(n=n, mean=mean, sd=sd, low=mean - half, high=mean + half,
                 half_width=half, seeds=seeds)
+
+
+def paired_t_p_value(diff: Dict[str, float]) -> float:
+    r"""Two-sided p-value of the paired t-test behind :func:`paired_difference`.
+
+    :math:`t = \bar d / (s_d / \sqrt n)` with n - 1 degrees of freedom,
+    :math:`p = 2\,P(T_{n-1} > |t|)`. NaN for n < 2; with :math:`s_d = 0` (every seed
+    the same difference) 0 if :math:`\bar d \ne 0`, else 1.
+    """
+    from scipy import stats
+
+    n, mean, sd = diff['n'], diff['mean'], diff['sd']
+    if n < 2:
+        return float('nan')
+    if sd == 0:
+        return 0. if mean != 0 else 1.
+    t = mean / (sd / math.sqrt(n))
+    return float(2 * stats.t.sf(abs(t), n - 1))
+
+
+def holm_adjust(p_values: Sequence[float]) -> list:
+    r"""Holm's step-down adjustment of a family of p-values (same order as given).
+
+    With the m p-values sorted ascending, :math:`p_{(1)} \le \dots \le p_{(m)}`, the
+    adjusted value of the i-th smallest is
+    :math:`\tilde p_{(i)} = \min(1, \max_{j \le i} (m - j + 1)\, p_{(j)})`; rejecting
+    every hypothesis with :math:`\tilde p < \alpha` keeps the family-wise error rate at
+    α. NaN p-values (comparisons without an interval) stay NaN and do not count in m.
+    """
+    indexed = [(p, i) for i, p in enumerate(p_values) if not math.isnan(p)]
+    m = len(indexed)
+    adjusted = [float('nan')] * len(p_values)
+    running = 0.
+    for rank, (p, i) in enumerate(sorted(indexed)):
+        running = max(running, min(1., (m - rank) * p))
+        adjusted[i] = running
+    return adjusted

@@ -420,7 +420,8 @@ IMAGENET_PRESET = (1.0, 1.0, 0.5, 0.5)
 ])
 def test_distill_configs_hold_the_reference_presets(config, student, teacher, preset):
     path = f'configs/distill/{config}.py'
-    assert distill_settings(path) == ('CDSDistiller', *preset, None, False)
+    # teacher_train_mode True: the authors' teacher.train() (tests/test_teacher_mode.py)
+    assert distill_settings(path) == ('CDSDistiller', *preset, None, True)
     model = Config.fromfile(path).model
     assert model.teacher_config == f'configs/cds/{teacher}.py'
     # The student is its CDS config's model with the distillation fields added.

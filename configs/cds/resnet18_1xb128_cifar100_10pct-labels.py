@@ -5,6 +5,11 @@
 # paper gives none), an epoch is one pass over the unlabelled images. Cross-entropy on
 # the labelled images only; the contrastive terms on all of them, supervised among the
 # labelled ones, view against view for the unlabelled ones.
+# Positives of the contrastive terms, OUR READING: an unlabelled image's only positive
+# is its own other view (NT-Xent for it), a labelled image's are every view of its class
+# among the labelled images (SupCon); the paper describes its semi-supervised pairs as
+# built by data augmentation alone. That literal reading, labels unused by the
+# contrastive terms: --cfg-options model.cds_loss.supervised=False
 # The CIFAR-100 set is one level down now:
 #   --cfg-options train_dataloader.dataset.dataset.data_root=R
 _base_ = ['./resnet18_1xb128_cifar100.py', '../_base_/datasets/labelled_10pct.py']

@@ -4,7 +4,13 @@
 # published split). Each GPU's batch of 32 holds 4 labelled and 28 unlabelled images
 # (1:7, FixMatch's ratio; the paper gives none), an epoch is one pass over the
 # unlabelled images. Cross-entropy on the labelled images only; the contrastive terms on
-# all of them. The ImageNet set is one level down now:
+# all of them.
+# Positives of the contrastive terms, OUR READING: an unlabelled image's only positive
+# is its own other view (NT-Xent for it), a labelled image's are every view of its class
+# among the labelled images (SupCon); the paper describes its semi-supervised pairs as
+# built by data augmentation alone. That literal reading, labels unused by the
+# contrastive terms: --cfg-options model.cds_loss.supervised=False
+# The ImageNet set is one level down now:
 #   --cfg-options train_dataloader.dataset.dataset.data_root=R
 _base_ = ['./resnet50_8xb32_in1k.py', '../_base_/datasets/labelled_10pct.py']
 

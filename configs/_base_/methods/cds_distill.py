@@ -17,9 +17,14 @@ distill = dict(
     # No default file: give the trained teacher with
     # --cfg-options model.teacher_checkpoint=PATH (a missing one fails at build time)
     teacher_checkpoint=None,
-    # False: teacher in eval mode (BN with its trained statistics). True: the
-    # reference's teacher.train(), BN on batch statistics, running statistics drift.
-    teacher_train_mode=False,
+    # True: the teacher in train mode while the student trains, as the authors' scripts
+    # run it (ImageNet/KD_Contrastive_Deep_Supervision/main.py calls teacher.train();
+    # CIFAR/distill.py never calls teacher.eval(), and its teacher(inputs) returns the
+    # feature list only in train mode): its BN normalises with each batch's statistics
+    # and its running statistics drift with the student's data (no gradient either
+    # way). Ours: model.teacher_train_mode=False keeps it in eval mode (BN with the
+    # statistics it was trained with).
+    teacher_train_mode=True,
     kd_temperature=3.0,
     kd_loss_weight=1.0,
     feat_loss_weight=0.1,

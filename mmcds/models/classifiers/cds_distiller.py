@@ -87,10 +87,13 @@ class CDSDistiller(CDSClassifier):
             matched (student stage k with teacher stage k). Defaults to all. Teacher
             and student must have the same number of stages.
         teacher_train_mode (bool): keep the teacher in train mode while the student
-            trains, as the reference code does (``teacher.train()``): its BatchNorm
-            then normalises with the batch's statistics and its running statistics
-            drift with the student's data. Defaults to False: the teacher runs in
-            eval mode, as trained.
+            trains, as the authors' scripts do
+            (``ImageNet/KD_Contrastive_Deep_Supervision/main.py``: ``teacher.train()``;
+            ``CIFAR/distill.py`` never calls ``teacher.eval()``): its BatchNorm then
+            normalises with the batch's statistics and its running statistics drift
+            with the student's data (still no gradient). Defaults to True. False (ours)
+            runs the teacher in eval mode, with the statistics it was trained with.
+            In both modes ``model.eval()`` puts the teacher in eval mode.
         **kwargs: :class:`CDSClassifier`'s other arguments (``neck``, ``head``,
             ``cds_neck``, ``cds_loss``, ``data_preprocessor``, ...).
     """
@@ -103,7 +106,7 @@ class CDSDistiller(CDSClassifier):
                  kd_loss_weight: float = 1.0,
                  feat_loss_weight: Union[float, Sequence[float]] = 0.1,
                  feat_stages: Optional[Sequence[int]] = None,
-                 teacher_train_mode: bool = False,
+                 teacher_train_mode: bool = True,
                  **kwargs):
         owner = type(self).__name__
         if kd_temperature <= 0:

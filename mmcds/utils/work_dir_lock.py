@@ -2,17 +2,20 @@
 
 Two runs into one ``--work-dir`` would both write ``last_checkpoint``, ``epoch_N.pth``
 and, when they start in the same second, one log folder: run 1's checkpoints are
-overwritten by run 2's and ``--resume`` mixes them. :func:`hold_work_dir` creates the
-lock file (atomically, ``O_EXCL``) with the PID, host, start time and command of the
-run, and removes it when the run ends; a second run into the directory stops at once,
-naming the first. A lock left by a run that was killed (its PID is gone on this host,
-or now belongs to another process) is taken over with a warning.
+overwritten by run 2's and ``--resume`` mixes them. :func:`hold_work_dir` takes an
+exclusive ``flock`` on the lock file for the whole run and writes the PID, host, start
+time and command into it; a second run into the directory cannot take the lock and
+stops at once, naming the first. The operating system drops the lock when the process
+ends, however it ends, so a lock file left by a killed run (SIGKILL, a crash, a lost
+node) no longer holds anything: the next run takes it over, with a warning naming the
+run that left it.
 
 Under a distributed launch only global rank 0 holds the lock (the ranks share the work
 directory); reading a work directory (``tools/test.py``, the analysis tools) takes no
 lock.
 """
 import contextlib
+import fcntl
 import json
 import os
 import os.path as osp
@@ -40,34 +43,10 @@ def launch_rank() -> int:
     return 0
 
 
-def _process_start(pid: int) -> Optional[str]:
-    """The start time of process ``pid`` in clock ticks since boot (Linux), which
-    tells a reused PID from the original; None where /proc does not say."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            # the command name (field 2) may hold spaces: count from its ')'
-            return f.read().rsplit(')', 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _alive(holder: dict) -> bool:
-    """Whether the process that wrote ``holder`` still runs (on this host)."""
-    pid = holder.get('pid')
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: it exists
-        pass
-    started = holder.get('process_start')
-    return started is None or _process_start(pid) in (None, started)
-
-
-def describe_holder(holder: dict) -> str:
+def describe_holder(holder: Optional[dict]) -> str:
     """``'PID 123 on host h since 2026-12-04 10:00:00 (command: python ...)'``."""
+    if not holder:
+        return 'a run whose details were not written yet'
     since = holder.get('started')
     since = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since)) \
         if isinstance(since, (int, float)) else '?'
@@ -75,84 +54,89 @@ def describe_holder(holder: dict) -> str:
             f"(command: {holder.get('command')})")
 
 
-def _read(path: str) -> Optional[dict]:
+def _read(fd: int) -> Optional[dict]:
     try:
-        with open(path) as f:
-            holder = json.load(f)
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = b''
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+        holder = json.loads(data.decode()) if data.strip() else None
         return holder if isinstance(holder, dict) else None
     except (OSError, ValueError):
         return None
 
 
-def _create(path: str, record: dict) -> bool:
-    """Write the lock file if there is none; False if one exists."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, 'w') as f:
-        json.dump(record, f)
-        f.flush()
-        os.fsync(f.fileno())
-    return True
+class WorkDirLock:
+    """The lock of one work directory, held by this process (see the module)."""
 
+    def __init__(self, work_dir: str, command: Optional[str] = None) -> None:
+        self.work_dir = work_dir
+        self.path = osp.join(work_dir, LOCK_NAME)
+        self.command = command or ' '.join([osp.basename(sys.executable), *sys.argv])
+        self._fd: Optional[int] = None
 
-def acquire_work_dir(work_dir: str, command: Optional[str] = None) -> str:
-    """Take ``work_dir/train.lock`` for this process; returns its path.
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`WorkDirInUseError` naming its holder."""
+        os.makedirs(self.work_dir, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read(fd)
+                os.close(fd)
+                raise WorkDirInUseError(
+                    f'work_dir {self.work_dir} is in use by a live run: '
+                    f'{describe_holder(holder)}; wait for it to end or pass another '
+                    "--work-dir (two runs in one work_dir overwrite each other's "
+                    'checkpoints and logs)') from None
+            # The holder before us may have removed the file between our open and
+            # our flock: then we hold a lock on a file nobody else will see.
+            try:
+                same_file = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same_file = False
+            if same_file:
+                break
+            os.close(fd)
+        previous = _read(fd)
+        if previous is not None:
+            warnings.warn(f'work_dir {self.work_dir}: taking over {self.path} from a '
+                          f'run that is gone: {describe_holder(previous)}')
+        record = dict(pid=os.getpid(), host=socket.gethostname(), started=time.time(),
+                      command=self.command)
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, json.dumps(record).encode())
+        os.fsync(fd)
+        self._fd = fd
 
-    Raises:
-        WorkDirInUseError: a live run on this host, or a run on another host (whose
-            liveness cannot be told from here), holds it.
-    """
-    os.makedirs(work_dir, exist_ok=True)
-    path = osp.join(work_dir, LOCK_NAME)
-    host = socket.gethostname()
-    record = dict(pid=os.getpid(), host=host, started=time.time(),
-                  process_start=_process_start(os.getpid()),
-                  command=command or ' '.join([osp.basename(sys.executable)]
-                                              + sys.argv))
-    for _ in range(3):  # another run may take over a stale lock at the same time
-        if _create(path, record):
-            return path
-        holder = _read(path)
-        if holder is not None and holder.get('host') != host:
-            raise WorkDirInUseError(
-                f'work_dir {work_dir} is in use by another run: '
-                f'{describe_holder(holder)} ({path}); pass another --work-dir, or, if '
-                f'that run has ended, delete {path}')
-        if holder is not None and _alive(holder):
-            raise WorkDirInUseError(
-                f'work_dir {work_dir} is in use by a live run: '
-                f'{describe_holder(holder)}; wait for it to end or pass another '
-                '--work-dir (two runs in one work_dir overwrite each other\'s '
-                'checkpoints and logs)')
-        what = describe_holder(holder) if holder is not None else \
-            'an unreadable lock (the run was killed while writing it)'
-        warnings.warn(f'work_dir {work_dir}: taking over {path} from a run that is '
-                      f'gone: {what}')
+    def release(self) -> None:
+        """Remove the lock file and drop the lock (a run that ended leaves none)."""
+        if self._fd is None:
+            return
         with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
-    raise WorkDirInUseError(f'work_dir {work_dir}: could not take {path}; another run '
-                            'keeps taking it')
-
-
-def release_work_dir(path: str) -> None:
-    """Remove the lock file if this process still holds it."""
-    holder = _read(path)
-    if holder is not None and holder.get('pid') == os.getpid() \
-            and holder.get('host') == socket.gethostname():
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
+            os.remove(self.path)
+        os.close(self._fd)
+        self._fd = None
 
 
 @contextlib.contextmanager
 def hold_work_dir(work_dir: str, command: Optional[str] = None) -> Iterator[None]:
-    """Hold ``work_dir`` for the body (global rank 0 only; other ranks pass)."""
+    """Hold ``work_dir`` for the body (global rank 0 only; other ranks pass).
+
+    Raises:
+        WorkDirInUseError: another live run holds it.
+    """
     if launch_rank() != 0:
         yield
         return
-    path = acquire_work_dir(work_dir, command)
+    lock = WorkDirLock(work_dir, command)
+    lock.acquire()
     try:
         yield
     finally:
-        release_work_dir(path)
+        lock.release()

@@ -60,15 +60,37 @@ def train_command(config, work_dir, *extra):
             *extra]
 
 
+def sigkill_after_first_checkpoint(command, work_dir) -> int:
+    """Start ``command`` (tools/train.py) and SIGKILL it, dataloader workers too, as
+    soon as ``work_dir/last_checkpoint`` exists; returns its PID."""
+    last_checkpoint = osp.join(work_dir, 'last_checkpoint')
+    # Its own process group, so the SIGKILL also reaches the dataloader workers.
+    process = subprocess.Popen(command, cwd=REPO_ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, OMP_NUM_THREADS='1'),
+                               start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while not osp.exists(last_checkpoint) and process.poll() is None \
+                and time.time() < deadline:
+            time.sleep(0.01)
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        returncode = process.wait(timeout=60)
+    assert returncode == -signal.SIGKILL, 'the run ended before it could be killed'
+    return process.pid
+
+
 def final_state(work_dir):
     last = osp.join(work_dir, f'iter_{MAX_EPOCHS * ITERS_PER_EPOCH}.pth')
     return torch.load(last, map_location='cpu')['state_dict']
 
 
-def resume_in_this_process(config, work_dir, monkeypatch):
-    """``tools/train.py CONFIG --work-dir WORK_DIR --resume`` as its main() here; the
-    text of the logs in WORK_DIR (the killed run's and the resumed run's)."""
-    monkeypatch.setattr(sys, 'argv', train_command(config, work_dir, '--resume')[1:])
+def resume_in_this_process(config, work_dir, monkeypatch, *extra):
+    """``tools/train.py CONFIG --work-dir WORK_DIR --resume *EXTRA`` as its main()
+    here; the text of the logs in WORK_DIR (the killed run's and the resumed run's)."""
+    monkeypatch.setattr(sys, 'argv',
+                        train_command(config, work_dir, '--resume', *extra)[1:])
     deterministic = torch.are_deterministic_algorithms_enabled()
     try:
         runner = load_tool('train').main()
@@ -105,22 +127,8 @@ def test_sigkill_mid_epoch_then_resume_gives_bit_identical_weights(
         tmp_path, cifar10_root, reference, num_workers, monkeypatch):
     config = write_config(tmp_path / 'cfg.py', cifar10_root, num_workers)
     work_dir = tmp_path / 'work'
-    last_checkpoint = work_dir / 'last_checkpoint'
-    # Its own process group, so the SIGKILL also reaches the dataloader workers.
-    process = subprocess.Popen(train_command(config, work_dir), cwd=REPO_ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=dict(os.environ, OMP_NUM_THREADS='1'),
-                               start_new_session=True)
-    try:
-        deadline = time.time() + 300
-        # last_checkpoint is written once iter_5.pth is complete (iteration 5 of 12)
-        while not last_checkpoint.exists() and process.poll() is None \
-                and time.time() < deadline:
-            time.sleep(0.01)
-        os.killpg(process.pid, signal.SIGKILL)
-    finally:
-        returncode = process.wait(timeout=60)
-    assert returncode == -signal.SIGKILL, 'the run ended before it could be killed'
+    # last_checkpoint is written once iter_5.pth is complete (iteration 5 of 12)
+    sigkill_after_first_checkpoint(train_command(config, work_dir), work_dir)
     assert not (work_dir / f'iter_{MAX_EPOCHS * ITERS_PER_EPOCH}.pth').exists()
 
     output = resume_in_this_process(config, work_dir, monkeypatch)

@@ -11,8 +11,10 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcds  # noqa: F401  registers mmcds modules, allow-lists checkpoint types
+from mmcds.utils.checkpoint import check_checkpoint_file
 from mmcds.utils.launch import (apply_tool_dataloader_defaults, config_scope,
-                                default_work_dir, setup_cpu_distributed)
+                                default_work_dir, merge_cfg_options,
+                                setup_cpu_distributed)
 from mmcds.utils.mmcv_ops import check_mmcv_ops_for_device
 
 
@@ -127,8 +129,7 @@ def merge_args(cfg, args):
     apply_tool_dataloader_defaults(cfg, ['test_dataloader'], training=False,
                                    no_pin_memory=args.no_pin_memory)
 
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     return cfg
 
 
@@ -139,6 +140,9 @@ def main():
                          'path of the output file before using `--out-item`.')
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    # A truncated checkpoint is named now, not by torch's zip reader after the data
+    # sets are built.
+    check_checkpoint_file(args.checkpoint)
     # A run on CUDA with an mmcv built without CUDA ops stops now, saying how to rebuild.
     check_mmcv_ops_for_device(cfg)
     setup_cpu_distributed(cfg)

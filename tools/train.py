@@ -3,15 +3,20 @@
 # the config's default_scope decides.
 import argparse
 import os
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcds  # noqa: F401  registers mmcds modules, allow-lists checkpoint types
+from mmcds.utils.checkpoint import (CheckpointError, check_checkpoint_file,
+                                   describe_skipped, resumable_checkpoint)
 from mmcds.utils.launch import (apply_tool_dataloader_defaults, config_scope,
-                                default_work_dir, setup_cpu_distributed, use_amp)
+                                default_work_dir, merge_cfg_options,
+                                setup_cpu_distributed, use_amp)
 from mmcds.utils.mmcv_ops import check_mmcv_ops_for_device
+from mmcds.utils.work_dir_lock import hold_work_dir
 
 
 def parse_args():
@@ -107,8 +112,7 @@ def merge_args(cfg, args):
         no_pin_memory=args.no_pin_memory,
         no_persistent_workers=args.no_persistent_workers)
 
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     return cfg
 
 
@@ -127,6 +131,33 @@ def check_data(cfg, args):
                          'them before training')
 
 
+def resume_from(cfg, args):
+    """Check what ``--resume`` goes on from, before the runner loads it.
+
+    ``--resume PATH``: the file must load (else an error naming it). ``--resume``:
+    when ``last_checkpoint`` names a file that is missing or does not load (a
+    truncated save), the newest checkpoint in the work directory that loads is taken
+    instead (``cfg.load_from``); returns the message saying which were skipped and
+    why. No checkpoint that loads: an error naming them."""
+    if args.resume is None:
+        return None
+    if args.resume != 'auto':
+        check_checkpoint_file(args.resume, 'tools/train.py --resume checkpoint')
+        return None
+    candidate, skipped = resumable_checkpoint(cfg.work_dir)
+    if not skipped:
+        return None
+    if candidate is None:
+        raise CheckpointError(
+            f'tools/train.py --resume: no checkpoint in {cfg.work_dir} loads: '
+            f'{describe_skipped(skipped)}; resume from a complete checkpoint with '
+            f'--resume PATH, or delete {os.path.join(cfg.work_dir, "last_checkpoint")} '
+            'to start afresh')
+    cfg.load_from = candidate
+    return (f'tools/train.py --resume: skipped {describe_skipped(skipped)}; resuming '
+            f'from {candidate}, the newest checkpoint in the work directory that loads')
+
+
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -139,13 +170,19 @@ def main():
         check_config_checkpoints(cfg)
     if args.check_data:
         check_data(cfg, args)
-    setup_cpu_distributed(cfg)
+    # One run per work_dir (rank 0 holds it for all ranks); a second run stops here.
+    with hold_work_dir(cfg.work_dir, ' '.join([os.path.basename(sys.executable),
+                                               *sys.argv])):
+        resumed_note = resume_from(cfg, args)
+        setup_cpu_distributed(cfg)
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    runner.train()
+        if 'runner_type' not in cfg:
+            runner = Runner.from_cfg(cfg)
+        else:
+            runner = RUNNERS.build(cfg)
+        if resumed_note:
+            runner.logger.warning(resumed_note)
+        runner.train()
     return runner
 
 

@@ -23,39 +23,55 @@ class SeededIndex(int):
 
     ``ExactResumeSampler`` yields these instead of plain ints. The dataset uses it as
     an ordinary index (``int`` subclass) and mmengine's ``BaseDataset.get_data_info``
-    stores it as ``results['sample_idx']``, where :class:`SamplePipeline` reads it.
+    stores it as ``results['sample_idx']``, where :class:`SamplePipeline` reads it. A
+    wrapper that maps its positions to another dataset's indices (e.g.
+    :class:`~mmcds.datasets.SemiSupervisedDataset`) hands on :meth:`moved_to`.
 
     Args:
         value (int): the index into the dataset.
         seed (int): the sampler's seed.
         epoch (int): the epoch the index is drawn for.
+        draw (int): which draw of this index within the epoch, for samplers that
+            draw an index more than once an epoch (0, the default, for the first;
+            :class:`~mmcds.datasets.SemiSupervisedBatchSampler`'s labelled stream
+            counts its passes), so that a repeat gets its own augmentation.
     """
 
-    def __new__(cls, value: int, seed: int, epoch: int):
+    def __new__(cls, value: int, seed: int, epoch: int, draw: int = 0):
         obj = super().__new__(cls, value)
         obj.seed = int(seed)
         obj.epoch = int(epoch)
+        obj.draw = int(draw)
         return obj
 
     def __reduce__(self):
         # Sent to dataloader workers through a pickle queue.
-        return SeededIndex, (int(self), self.seed, self.epoch)
+        return SeededIndex, (int(self), self.seed, self.epoch, self.draw)
 
     def __repr__(self) -> str:
-        return f'SeededIndex({int(self)}, seed={self.seed}, epoch={self.epoch})'
+        draw = f', draw={self.draw}' if self.draw else ''
+        return f'SeededIndex({int(self)}, seed={self.seed}, epoch={self.epoch}{draw})'
+
+    def moved_to(self, value: int) -> 'SeededIndex':
+        """The index ``value`` (of a wrapped dataset) with this one's seed, epoch and
+        draw."""
+        return SeededIndex(value, self.seed, self.epoch, self.draw)
 
     def sample_seed(self) -> int:
-        """The 64-bit seed of this sample: a hash of (seed, epoch, index)."""
-        return sample_seed(self.seed, self.epoch, int(self))
+        """The 64-bit seed of this sample: a hash of (seed, epoch, index[, draw])."""
+        return sample_seed(self.seed, self.epoch, int(self), self.draw)
 
 
-def sample_seed(seed: int, epoch: int, index: int) -> int:
-    """A 64-bit seed that depends on (seed, epoch, index) only.
+def sample_seed(seed: int, epoch: int, index: int, draw: int = 0) -> int:
+    """A 64-bit seed that depends on (seed, epoch, index, draw) only.
 
-    ``numpy.random.SeedSequence`` mixes the three numbers, so neighbouring indices
-    or epochs give unrelated streams.
+    ``numpy.random.SeedSequence`` mixes the numbers, so neighbouring indices or
+    epochs give unrelated streams. ``draw`` 0 is left out of the mix (the seeds of
+    first draws are those of (seed, epoch, index)).
     """
     entropy = [int(seed) % 2**64, int(epoch) % 2**64, int(index) % 2**64]
+    if draw:
+        entropy.append(int(draw) % 2**64)
     return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0])
 
 

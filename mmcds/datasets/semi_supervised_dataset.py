@@ -6,6 +6,8 @@ import numpy as np
 from mmengine.fileio import list_from_file
 from mmpretrain.registry import DATASETS
 
+from .sample_pipeline import SeededIndex
+
 UNLABELLED = -1
 
 
@@ -31,7 +33,9 @@ class SemiSupervisedDataset:
       entry per line.
 
     ``labelled_indices`` and ``unlabelled_indices`` (positions in this wrapper) are
-    what :class:`SemiSupervisedBatchSampler` draws batches from.
+    what :class:`SemiSupervisedBatchSampler` draws batches from. The wrapper hands
+    the seeded indices of ``ExactResumeSampler`` on to the wrapped data set
+    (``passes_seeded_indices``), so the semi-supervised configs keep exact resume.
 
     Args:
         dataset (dict | BaseDataset): the labelled data set (e.g. mmpretrain's
@@ -42,6 +46,10 @@ class SemiSupervisedDataset:
         drop_unlabelled (bool): keep only the labelled images (e.g. cross-entropy on
             the labelled part alone, the baseline). Defaults to False.
     """
+
+    # Read by ExactResumeSampler: get_data_info hands a SeededIndex on to
+    # self.dataset, whose pipeline is seeded by it.
+    passes_seeded_indices = True
 
     def __init__(self,
                  dataset: Union[dict, object],
@@ -140,9 +148,14 @@ class SemiSupervisedDataset:
         return bool(self._labelled[self._indices[idx]])
 
     def get_data_info(self, idx: int) -> dict:
-        """The wrapped data set's information, ``gt_label`` -1 if unlabelled."""
+        """The wrapped data set's information, ``gt_label`` -1 if unlabelled.
+
+        A :class:`~mmcds.datasets.SeededIndex` (from ``ExactResumeSampler`` or
+        ``SemiSupervisedBatchSampler``) reaches the wrapped data set as its own index
+        with the same seed, so the sample's augmentation stays seeded."""
         index = int(self._indices[idx])
-        info = self.dataset.get_data_info(index)
+        info = self.dataset.get_data_info(
+            idx.moved_to(index) if isinstance(idx, SeededIndex) else index)
         if not self._labelled[index]:
             info['gt_label'] = UNLABELLED
         return info

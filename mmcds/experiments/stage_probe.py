@@ -29,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
 
+from ..utils.launch import merge_cfg_options
 from .config_edit import class_counts, spread_indices
 from .report import group_by, machine_description, markdown_table, utc_now
 
@@ -49,8 +50,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         raise FileNotFoundError(f'config file not found: {path} (give a config path, '
                                 'or mmpretrain::resnet/resnet18_8xb16_cifar10.py)')
     cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    merge_cfg_options(cfg, cfg_options)
     return cfg
 
 

@@ -1,20 +1,24 @@
-"""Safe checkpoint reading and ResNet architecture inference.
+"""Safe checkpoint reading, checks that a checkpoint loads, ResNet architecture inference.
 
 Reading model checkpoints safely, and what a ResNet state dict says about its
 architecture: shared by the converters (``mmcds.converters``) and the detection checks
-(``mmcds.det``).
+(``mmcds.det``). Whether a checkpoint file loads at all, and which checkpoint of a
+work directory ``--resume`` can go on from: shared by ``tools/train.py``,
+``tools/test.py`` and :class:`~mmcds.engine.ExactResumeHook`.
 
 A checkpoint that mmengine's runner writes is a dict ``{'meta', 'state_dict',
 'message_hub', 'optimizer', ...}``; :func:`load_checkpoint_file` reduces it (or a bare
 state dict) to ``{'meta': dict, 'state_dict': OrderedDict}`` with
 ``torch.load(weights_only=True)``, so a file that would run code is refused.
 """
+import glob
 import os
 import os.path as osp
 import re
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
@@ -192,3 +196,101 @@ def names_of(mapping, limit: int = 10) -> list:
     """The sorted top-level names (before the first dot) of ``mapping``'s keys."""
     names = sorted({str(k).split('.')[0] for k in mapping})
     return names[:limit] + (['...'] if len(names) > limit else [])
+
+
+def checkpoint_problem(path: str, resumable: bool = False) -> Optional[str]:
+    """Why ``torch.load`` cannot read the checkpoint file ``path``, or None if it can.
+
+    Reads it as the runner does (``weights_only=True``, memory-mapped where the file
+    is a zip archive, so the tensors' bytes are not copied): a file cut off by a kill
+    during ``torch.save`` has no zip central directory and fails at once.
+
+    Args:
+        path (str): a local file.
+        resumable (bool): also require a runner checkpoint (a dict with ``meta``).
+
+    Returns:
+        str | None: e.g. ``'does not exist'``, ``'is empty (0 bytes)'``, ``'cannot be
+        loaded (RuntimeError: PytorchStreamReader failed reading zip archive: failed
+        finding central directory)'``.
+    """
+    if not osp.isfile(path):
+        return 'does not exist'
+    if osp.getsize(path) == 0:
+        return 'is empty (0 bytes)'
+    register_safe_checkpoint_globals()
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True,
+                         mmap=zipfile.is_zipfile(path))
+    except Exception as error:  # noqa: BLE001  torch raises many types here
+        reason = ' '.join(str(error).split()[:40]) or '(no message)'
+        return f'cannot be loaded ({type(error).__name__}: {reason})'
+    if resumable and not (isinstance(obj, dict) and 'meta' in obj):
+        return "is not a runner checkpoint (no 'meta'), so it cannot be resumed from"
+    return None
+
+
+def check_checkpoint_file(path: str, what: str = 'checkpoint') -> None:
+    """Raise ``CheckpointError`` naming ``path`` when it cannot be loaded (local files;
+    ``xxx://`` URLs are left to mmengine).
+
+    Args:
+        what (str): how the file is named in the message, e.g. ``'tools/test.py
+            checkpoint'``.
+    """
+    if '://' in path:
+        return
+    problem = checkpoint_problem(path)
+    if problem == 'does not exist':
+        raise FileNotFoundError(f'{what} file not found: {path}')
+    if problem is not None:
+        raise CheckpointError(
+            f'{what} {path} {problem}; it is truncated or not a PyTorch checkpoint '
+            '(e.g. a copy or a save that was cut off): pass a complete checkpoint')
+
+
+def resumable_checkpoint(work_dir: str) -> Tuple[Optional[str], List[Tuple[str, str]]]:
+    """What ``--resume`` (auto) can go on from in ``work_dir``.
+
+    ``work_dir/last_checkpoint`` names the newest checkpoint; when that one does not
+    load (a kill left it truncated, or the file it names is gone), the newest
+    ``*.pth`` in ``work_dir`` (by modification time) that loads and is a runner
+    checkpoint is taken instead.
+
+    Returns:
+        tuple: ``(path, skipped)``: ``path`` is None when there is no
+        ``last_checkpoint`` (nothing to resume: a fresh run) or when no checkpoint
+        loads; ``skipped`` lists ``(file, why)`` of the checkpoints passed over,
+        newest first.
+    """
+    last = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(last):
+        return None, []
+    with open(last) as f:
+        target = f.read().strip()
+    if target and '://' in target:
+        return target, []
+    skipped = []
+    if not target:
+        # CheckpointHook rewrites the file in place after each save.
+        skipped.append((last, 'is empty (the run was killed while writing it)'))
+    else:
+        problem = checkpoint_problem(target, resumable=True)
+        if problem is None:
+            return target, []
+        skipped.append((target, problem))
+    candidates = sorted(glob.glob(osp.join(work_dir, '*.pth')), key=osp.getmtime,
+                        reverse=True)
+    for candidate in candidates:
+        if target and osp.abspath(candidate) == osp.abspath(target):
+            continue
+        problem = checkpoint_problem(candidate, resumable=True)
+        if problem is None:
+            return candidate, skipped
+        skipped.append((candidate, problem))
+    return None, skipped
+
+
+def describe_skipped(skipped: List[Tuple[str, str]]) -> str:
+    """``'a.pth (is empty (0 bytes)), b.pth (cannot be loaded (...))'``."""
+    return ', '.join(f'{path} ({why})' for path, why in skipped)

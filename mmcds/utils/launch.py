@@ -1,10 +1,12 @@
 """Helpers shared by tools/train.py and tools/test.py.
 
 Helpers shared by tools/train.py and tools/test.py (the parts mmpretrain's and
-mmdet's tools do inline)."""
+mmdet's tools do inline), and the ``--cfg-options`` merge of every tool."""
+import difflib
 import os
 import os.path as osp
 from copy import deepcopy
+from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -96,3 +98,43 @@ def use_amp(cfg: Config) -> None:
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     else:
         cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+
+
+# Top-level fields the runner (Runner.from_cfg, Runner.__init__) and the tools read
+# that a config need not set itself.
+RUNNER_FIELDS = (
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+    'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper',
+    'param_scheduler', 'val_evaluator', 'test_evaluator', 'default_hooks',
+    'custom_hooks', 'data_preprocessor', 'load_from', 'resume', 'launcher', 'env_cfg',
+    'log_processor', 'log_level', 'visualizer', 'default_scope', 'randomness',
+    'experiment_name', 'model_wrapper_cfg', 'compile', 'runner_type', 'custom_imports',
+    'tta_model', 'tta_pipeline', 'find_unused_parameters', 'sync_bn',
+    'activation_checkpointing', 'efficient_conv_bn_eval')
+
+
+def merge_cfg_options(cfg: Config, options: Optional[dict]) -> None:
+    """``cfg.merge_from_dict(options)`` (the tools' ``--cfg-options``), refusing a
+    top-level key that neither the config nor the runner knows.
+
+    mmengine merges any key: a typo such as ``train_dataloder.batch_size=4`` adds a
+    field nothing reads, and the run goes on with the config's batch size. The error
+    names the key and the closest known one.
+
+    Raises:
+        ValueError: an unknown top-level key.
+    """
+    if not options:
+        return
+    known = set(cfg.keys()) | set(RUNNER_FIELDS)
+    for option, value in options.items():
+        key = option.split('.', 1)[0]
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else \
+            'the config has no such field and the runner reads none'
+        raise ValueError(
+            f"--cfg-options {option}={value}: unknown top-level key '{key}' ({hint}); it "
+            'would be added and silently ignored: fix the key')
+    cfg.merge_from_dict(options)

@@ -18,7 +18,9 @@ _NUMPY_DTYPE_NAMES = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint1
                       'uint32', 'uint64', 'float16', 'float32', 'float64', 'str')
 
 
-def _numpy_globals():
+def numpy_globals():
+    """The numpy globals of pickled arrays, scalars and dtypes (objects, or
+    (object, name) for an old spelling of a moved function)."""
     multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
     items = [np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar]
     items += [type(np.dtype(name)) for name in _NUMPY_DTYPE_NAMES]
@@ -52,7 +54,7 @@ def history_buffer_statistic(owner, name: str):
 
 
 SAFE_CHECKPOINT_GLOBALS = [HistoryBuffer, (history_buffer_statistic, 'builtins.getattr')
-                           ] + _numpy_globals()
+                           ] + numpy_globals()
 
 
 def register_safe_checkpoint_globals() -> None:

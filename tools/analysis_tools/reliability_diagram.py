@@ -1,12 +1,12 @@
 # Reliability diagram and ECE of the predictions `tools/test.py CONFIG CKPT --out
-# preds.pkl` dumps (pred_score and gt_label per sample), e.g.
+# preds.pkl` dumps (pred_score and gt_label per sample; read without running code from
+# the pickle), e.g.
 #   python tools/analysis_tools/reliability_diagram.py preds.pkl --out reliability.png
 import argparse
 
-import mmengine
-
 from mmcds.evaluation.reliability import (confidences_from_predictions,
                                           plot_reliability_diagram)
+from mmcds.utils.safe_pickle import load_predictions
 
 
 def parse_args(argv=None):
@@ -21,7 +21,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    confidences, correct = confidences_from_predictions(mmengine.load(args.predictions))
+    # read without running code from the pickle (a file from someone else)
+    confidences, correct = confidences_from_predictions(
+        load_predictions(args.predictions))
     stats = plot_reliability_diagram(confidences, correct, args.out, args.num_bins,
                                      args.title)
     print(f'ECE {100 * stats["ece"]:.2f}% over {len(confidences)} predictions '

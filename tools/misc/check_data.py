@@ -13,6 +13,7 @@ from mmengine.config import Config, DictAction
 
 import mmcds  # noqa: F401  registers mmcds modules
 from mmcds.datasets import check_config_data
+from mmcds.utils.launch import merge_cfg_options
 
 
 def parse_args():
@@ -36,8 +37,7 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     report, total = check_config_data(cfg, args.splits, decode=not args.no_decode,
                                       workers=args.workers, shard=(0, 1))
     print(report)

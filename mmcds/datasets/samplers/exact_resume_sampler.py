@@ -28,9 +28,12 @@ class ExactResumeSampler(DefaultSampler):
     ``set_epoch``), resuming from a checkpoint saved inside an epoch continues with
     the batch after the checkpoint instead of restarting the epoch.
 
-    The dataset must own its pipeline (an mmengine ``BaseDataset``): wrappers like
-    ``ConcatDataset`` or ``RepeatDataset`` compute plain indices for the datasets
-    they wrap, which would lose the seed, so they are refused.
+    The dataset must own its pipeline (an mmengine ``BaseDataset``), or be a wrapper
+    that hands each :class:`~mmcds.datasets.SeededIndex` on to the one dataset it
+    wraps (``passes_seeded_indices = True``, as
+    :class:`~mmcds.datasets.SemiSupervisedDataset`): wrappers like ``ConcatDataset``
+    or ``RepeatDataset`` compute plain indices for the datasets they wrap, which
+    would lose the seed, so they are refused.
 
     Args:
         dataset (Sized): the dataset.
@@ -49,7 +52,9 @@ class ExactResumeSampler(DefaultSampler):
         super().__init__(dataset, shuffle=shuffle, seed=seed, round_up=round_up)
         leaves = list(leaf_datasets(dataset))
         passes_index = leaves == [dataset] or leaves == [
-            vars(dataset).get('_dataset')]
+            vars(dataset).get('_dataset')] or (
+                getattr(dataset, 'passes_seeded_indices', False)
+                and leaves == [getattr(dataset, 'dataset', None)])
         if not leaves or not passes_index:
             raise ValueError(
                 f'ExactResumeSampler.dataset: {type(dataset).__name__} does not hand '

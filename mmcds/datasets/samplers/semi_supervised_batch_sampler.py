@@ -6,6 +6,9 @@ from mmengine.dist import get_dist_info
 from mmpretrain.registry import DATA_SAMPLERS
 from torch.utils.data import BatchSampler, Sampler
 
+from ..sample_pipeline import SeededIndex
+from .exact_resume_sampler import ExactResumeSampler
+
 
 @DATA_SAMPLERS.register_module()
 class SemiSupervisedBatchSampler(BatchSampler):
@@ -23,6 +26,13 @@ class SemiSupervisedBatchSampler(BatchSampler):
     every ``world_size``-th entry), where seed and epoch are those of ``sampler``
     (mmengine's ``DefaultSampler``, whose ``set_epoch`` the train loop calls); the
     sampler's own order is not used.
+
+    With ``sampler`` an :class:`ExactResumeSampler` (the data bases' sampler) the
+    batches hold :class:`~mmcds.datasets.SeededIndex` es, so every image's
+    augmentation is seeded by (seed, epoch, index, pass of the labelled stream),
+    and :meth:`skip_next_batches` lets :class:`~mmcds.engine.ExactResumeHook`
+    continue an epoch after the batches a resumed run has trained on: a resumed
+    run ends as an uninterrupted one.
 
     Args:
         sampler (Sampler): the loader's sampler; its ``dataset`` must be a
@@ -49,6 +59,8 @@ class SemiSupervisedBatchSampler(BatchSampler):
         self.labelled = np.asarray(dataset.labelled_indices)
         self.unlabelled = np.asarray(dataset.unlabelled_indices)
         self.rank, self.world_size = get_dist_info()
+        self.seeded = isinstance(sampler, ExactResumeSampler)
+        self._skip = 0
         if len(self) == 0:
             raise ValueError(
                 'SemiSupervisedBatchSampler: the data set has '
@@ -59,6 +71,15 @@ class SemiSupervisedBatchSampler(BatchSampler):
     def __len__(self) -> int:
         per_rank = len(self.unlabelled) // self.world_size
         return per_rank // (self.batch_size - self.num_labelled)
+
+    def skip_next_batches(self, num_batches: int) -> None:
+        """Leave out the first ``num_batches`` batches of this rank the next time the
+        sampler is iterated (once; later epochs are whole again)."""
+        if num_batches < 0 or num_batches > len(self):
+            raise ValueError(
+                f'SemiSupervisedBatchSampler.skip_next_batches: cannot skip '
+                f'{num_batches} of the {len(self)} batches of an epoch on this rank')
+        self._skip = int(num_batches)
 
     def __iter__(self) -> Iterator[List[int]]:
         seed = getattr(self.sampler, 'seed', 0) or 0
@@ -71,7 +92,19 @@ class SemiSupervisedBatchSampler(BatchSampler):
         cycles = -(-needed // len(self.labelled))
         labelled = np.concatenate(
             [rng.permutation(self.labelled) for _ in range(cycles)])
+        # the pass of the labelled stream each entry belongs to (its draw)
+        passes = np.repeat(np.arange(cycles), len(self.labelled))
         labelled = labelled[:needed][self.rank::self.world_size]
-        for b in range(num_batches):
-            yield (labelled[b * self.num_labelled:(b + 1) * self.num_labelled].tolist()
-                   + unlabelled[b * num_unlabelled:(b + 1) * num_unlabelled].tolist())
+        passes = passes[:needed][self.rank::self.world_size]
+        skip, self._skip = self._skip, 0
+        for b in range(skip, num_batches):
+            lab = slice(b * self.num_labelled, (b + 1) * self.num_labelled)
+            unlab = slice(b * num_unlabelled, (b + 1) * num_unlabelled)
+            indices = labelled[lab].tolist() + unlabelled[unlab].tolist()
+            if not self.seeded:
+                yield indices
+                continue
+            # an unlabelled image comes once an epoch: its first draw
+            draws = passes[lab].tolist() + [0] * num_unlabelled
+            yield [SeededIndex(index, seed, epoch, draw)
+                   for index, draw in zip(indices, draws)]

@@ -1,4 +1,4 @@
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -6,6 +6,8 @@ from mmengine.registry import HOOKS
 
 from mmcds.datasets import describe_dataset, empty_class_folders, leaf_datasets
 from .data_error_hook import built_loop
+from .model_data_checks import (class_count_fields, dataset_labels,
+                                head_input_channels, subset_note)
 
 
 def dataset_classes(dataset) -> Optional[Tuple[str, ...]]:
@@ -18,25 +20,6 @@ def dataset_classes(dataset) -> Optional[Tuple[str, ...]]:
             if classes is not None:
                 break
     return tuple(str(c) for c in classes) if classes is not None else None
-
-
-def class_count_fields(model) -> List[Tuple[str, int]]:
-    """``(config field, value)`` of every class count a classifier holds:
-    ``model.head.num_classes``, those of further mmpretrain heads (auxiliary
-    exits) and ``data_preprocessor.num_classes`` when set. Detectors (no mmpretrain
-    heads) give none."""
-    fields = []
-    for name, module in model.named_modules():
-        num_classes = getattr(module, 'num_classes', None)
-        if not name or type(num_classes) is not int:  # bool is an int, too
-            continue
-        if type(module).__module__.startswith('mmpretrain.models.heads'):
-            fields.append((f'model.{name}.num_classes', num_classes))
-    preprocessor = getattr(model, 'data_preprocessor', None)
-    num_classes = getattr(preprocessor, 'num_classes', None)
-    if type(num_classes) is int:
-        fields.append(('data_preprocessor.num_classes', num_classes))
-    return fields
 
 
 def class_difference(a_name: str, a: Sequence[str], b_name: str,
@@ -68,10 +51,21 @@ class ClassCheckHook(Hook):
       label k means different classes in the two, and accuracy is silently wrong;
     - ``model.head.num_classes`` (and the other mmpretrain heads',
       ``data_preprocessor.num_classes`` when set) must equal the number of classes,
-      rather than failing later with "Target 9 is out of bounds".
+      rather than failing later with "Target 9 is out of bounds"; so must a
+      detector's ``model.bbox_head.num_classes`` (RetinaNet) or
+      ``model.roi_head.bbox_head.num_classes`` (Faster R-CNN) against the data
+      set's categories (too many would train silently);
+    - ``model.head.in_channels`` must equal the width of the features that reach
+      the head (one forward pass of backbone and neck on a zero image), rather than
+      failing at iteration 1 with "mat1 and mat2 shapes cannot be multiplied".
 
-    Data sets without ``classes`` and models without mmpretrain heads (detectors)
-    skip the checks that need them, so the hook may be listed for any runner.
+    It also warns (the run goes on) when a training subset (mmengine's
+    ``dataset.indices``) holds images of only some of the classes, e.g.
+    ``indices=N`` on class-sorted folders, which takes the first N images: a few
+    classes, and a validation score that means nothing.
+
+    Data sets without ``classes`` and models without such heads skip the checks
+    that need them, so the hook may be listed for any runner.
     """
 
     priority = 'VERY_HIGH'
@@ -79,10 +73,12 @@ class ClassCheckHook(Hook):
     def __init__(self) -> None:
         self._checked = set()
         self._checkpoint_classes: Optional[Tuple[str, ...]] = None
+        self._head_checked = False
 
     def before_train(self, runner) -> None:
         train = runner.train_dataloader.dataset
         self._check(runner, train, 'train_dataloader.dataset')
+        self._check_coverage(runner, train, 'train_dataloader.dataset')
         val_loop = built_loop(runner, 'val')
         if val_loop is not None:
             self._check(runner, val_loop.dataloader.dataset, 'val_dataloader.dataset',
@@ -113,6 +109,7 @@ class ClassCheckHook(Hook):
         key = (id(dataset), field)
         if key in self._checked:
             return
+        self._check_head_width(self._model(runner))
         for leaf in leaf_datasets(dataset):
             empty = empty_class_folders(leaf)
             if empty:
@@ -142,7 +139,7 @@ class ClassCheckHook(Hook):
                     f'({class_difference(ref_field, ref_classes, field, classes)}), '
                     'so a label would name different classes in the two; make the '
                     'class folders (or metainfo classes) the same')
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = self._model(runner)
         wrong = [(name, value) for name, value in class_count_fields(model)
                  if value != len(classes)]
         if wrong:
@@ -153,3 +150,48 @@ class ClassCheckHook(Hook):
                 f'({describe_dataset(dataset)}); set '
                 + ' and '.join(f'{name}={len(classes)}' for name, _ in wrong))
         self._checked.add(key)
+
+    @staticmethod
+    def _model(runner):
+        return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+    def _check_head_width(self, model) -> None:
+        if self._head_checked:
+            return
+        self._head_checked = True
+        in_channels = getattr(getattr(model, 'head', None), 'in_channels', None)
+        if type(in_channels) is not int:
+            return
+        width = head_input_channels(model)
+        if width is not None and width != in_channels:
+            neck = ' + model.neck' if getattr(model, 'with_neck', False) else ''
+            raise ValueError(
+                f'ClassCheckHook: model.head.in_channels={in_channels} but the '
+                f'features that reach the head (model.backbone{neck}, '
+                f'{type(model.backbone).__name__}) have {width} channels; set '
+                f'model.head.in_channels={width}')
+
+    def _check_coverage(self, runner, dataset, field: str) -> None:
+        """Warn when a training subset (``indices``) covers only some of the
+        classes. (A whole data set is not read: listing the labels of ImageNet's
+        1.28 M images would take seconds.)"""
+        note = subset_note(dataset)
+        classes = dataset_classes(dataset)
+        if not note or classes is None:
+            return
+        labels = dataset_labels(dataset)
+        if labels is None or not len(labels):
+            return
+        present = {int(label) for label in labels if label >= 0}
+        missing = [name for index, name in enumerate(classes) if index not in present]
+        if not missing:
+            return
+        shown = ', '.join(map(repr, missing[:5])) + (', ...' if len(missing) > 5 else '')
+        runner.logger.warning(
+            f'ClassCheckHook: {field} = {describe_dataset(dataset)}'
+            f'{note} holds images of {len(classes) - len(missing)} of '
+            f'its {len(classes)} classes ({len(missing)} without any: {shown}), so '
+            'the model never sees them and a validation score on the same subset '
+            'means little; indices=N takes the first N images, which in class-sorted '
+            'folders are the first classes: pass a list of indices spread over the '
+            'classes instead')

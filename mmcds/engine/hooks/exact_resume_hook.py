@@ -1,4 +1,3 @@
-import glob
 import os
 import os.path as osp
 import random
@@ -11,6 +10,8 @@ from mmengine.registry import HOOKS
 from mmengine.runner import EpochBasedTrainLoop
 
 from mmcds.datasets import ExactResumeSampler, sample_seed
+from mmcds.utils.checkpoint import (CheckpointError, describe_skipped,
+                                    resumable_checkpoint)
 
 # The "epoch" under which per-iteration model seeds are drawn; sample seeds use
 # real epochs (>= 0), so the two families never share an input.
@@ -49,8 +50,9 @@ class ExactResumeHook(Hook):
       trained on (mmengine's ``EpochBasedTrainLoop`` would restart the epoch).
       The loop then counts that epoch's batches from 1 in the log.
 
-    Before anything loads, a ``last_checkpoint`` file that a kill left empty or
-    pointing at a missing file is repaired (:meth:`before_run`); keep
+    Before anything loads, a ``last_checkpoint`` file that a kill left empty, or
+    that names a missing or truncated checkpoint, is pointed at the newest
+    checkpoint that loads (:meth:`before_run`); keep
     ``CheckpointHook(max_keep_ckpts>=2)``, since mmengine deletes the oldest
     checkpoint before it writes the next one.
 
@@ -63,15 +65,19 @@ class ExactResumeHook(Hook):
     priority = 'HIGH'
 
     def before_run(self, runner) -> None:
-        """Repair a ``last_checkpoint`` that a kill left empty or dangling.
+        """Repair a ``last_checkpoint`` that names a missing or truncated file.
 
         ``CheckpointHook`` writes ``work_dir/last_checkpoint`` in place after each
         save; a SIGKILL between its truncation and its write leaves the file empty,
-        and ``--resume`` then fails on a checkpoint named ''. This runs before
-        ``load_or_resume`` and points the file at the newest checkpoint in the work
-        directory that loads (or removes it when none does, so the run starts
-        afresh), with a warning.
+        and a checkpoint can be cut off (a full disk, a kill during a copy), and
+        ``--resume`` then fails on a checkpoint named '' or in torch's zip reader,
+        naming no file. When the run resumes from ``last_checkpoint`` (``resume=True``
+        without ``load_from``), this runs before ``load_or_resume`` and points the file
+        at the newest checkpoint in the work directory that loads, with a warning
+        naming those it skipped and why; when none loads it raises, naming them.
         """
+        if not runner._resume or runner._load_from:
+            return
         if is_main_process():
             self._repair_last_checkpoint(runner)
         barrier()
@@ -79,34 +85,27 @@ class ExactResumeHook(Hook):
     @staticmethod
     def _repair_last_checkpoint(runner) -> None:
         path = osp.join(runner.work_dir, 'last_checkpoint')
-        if not osp.isfile(path):
+        candidate, skipped = resumable_checkpoint(runner.work_dir)
+        if not skipped:
             return
         with open(path) as f:
             target = f.read().strip()
-        if target and ('://' in target or osp.isfile(target)):
-            return
-        candidates = sorted(glob.glob(osp.join(runner.work_dir, '*.pth')),
-                            key=osp.getmtime, reverse=True)
-        for candidate in candidates:
-            try:
-                checkpoint = torch.load(candidate, map_location='cpu')
-            except Exception:  # noqa: BLE001  a partly written file
-                continue
-            if isinstance(checkpoint, dict) and 'meta' in checkpoint:
-                tmp = f'{path}.tmp'
-                with open(tmp, 'w') as f:
-                    f.write(candidate)
-                os.replace(tmp, path)
-                runner.logger.warning(
-                    f'ExactResumeHook: last_checkpoint named {target!r}, which does '
-                    f'not exist (the run was killed while saving); it now names '
-                    f'{candidate}, the newest checkpoint that loads')
-                return
-        os.remove(path)
+        state = 'does not exist' if not target or not osp.exists(target) \
+            else 'does not load'
+        if candidate is None:
+            raise CheckpointError(
+                f'ExactResumeHook: last_checkpoint named {target!r}, which {state}, '
+                f'and no checkpoint in {runner.work_dir} loads: '
+                f'{describe_skipped(skipped)}; delete {path} to start afresh, or '
+                'resume from a complete checkpoint with --resume PATH')
+        tmp = f'{path}.tmp'
+        with open(tmp, 'w') as f:
+            f.write(candidate)
+        os.replace(tmp, path)
         runner.logger.warning(
-            f'ExactResumeHook: last_checkpoint named {target!r}, which does not '
-            'exist, and no checkpoint in the work directory loads; removed it, so '
-            '--resume starts afresh')
+            f'ExactResumeHook: last_checkpoint named {target!r}, which {state}; it '
+            f'now names {candidate}, the newest checkpoint that loads (skipped: '
+            f'{describe_skipped(skipped)})')
 
     def before_train(self, runner) -> None:
         dataloader = runner.train_dataloader
@@ -131,7 +130,11 @@ class ExactResumeHook(Hook):
                 'which cannot both hold; resume with the batch size, data set and '
                 'number of processes of the interrupted run')
         batch_size = getattr(dataloader, 'batch_size', None)
-        if not exact or batch_size is None:
+        # A batch sampler that draws its own batches (SemiSupervisedBatchSampler)
+        # skips whole batches; otherwise the sampler skips their samples.
+        batch_sampler = getattr(dataloader, 'batch_sampler', None)
+        skips_batches = hasattr(batch_sampler, 'skip_next_batches')
+        if not exact or (batch_size is None and not skips_batches):
             runner.logger.warning(
                 f'ExactResumeHook: resumed inside epoch {runner.epoch + 1} after '
                 f'{consumed} of its {per_epoch} iterations, but the '
@@ -139,7 +142,10 @@ class ExactResumeHook(Hook):
                 'repeats the epoch from its start')
             return
         sampler.set_epoch(runner.epoch)
-        sampler.skip_next(consumed * batch_size)
+        if skips_batches:
+            batch_sampler.skip_next_batches(consumed)
+        else:
+            sampler.skip_next(consumed * batch_size)
         runner.logger.info(
             f'ExactResumeHook: resumed inside epoch {runner.epoch + 1}: '
             f'{consumed} of its {per_epoch} iterations were trained before, the '

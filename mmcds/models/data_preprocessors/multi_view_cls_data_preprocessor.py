@@ -16,15 +16,13 @@ class MultiViewClsDataPreprocessor(ClsDataPreprocessor):
     - ``default_collate``: V tensors (N, C, H, W);
     - ``pseudo_collate`` (mmengine's default when a config sets no ``collate_fn``):
       V sequences of N tensors (C, H, W), because it transposes the per-sample
-      lists exactly as ``default_collate`` does, only without stacking;
-    - a hand-built batch may also be N sequences of V tensors (C, H, W).
+      lists exactly as ``default_collate`` does, only without stacking.
 
-    The layout is told apart by the number of data samples N: an outer length of N
-    with inner lengths V != N is "N samples of V views" and is transposed. When the
-    two readings are both possible (N == V), the layout mmengine's collate functions
-    really produce (V sequences of N) is taken. Every view batch must then hold
-    exactly one image per data sample, or the batch is refused: a mismatch here means
-    the images and the labels would be paired wrongly.
+    Both are read as V view batches of N images; no other layout is accepted. (A
+    hand-built "N samples of V views" batch cannot be told from "V views of N
+    samples" when N == V, so it is not guessed at.) Every view batch must hold
+    exactly one image per data sample, or the batch is refused: a mismatch here
+    means the images and the labels would be paired wrongly.
 
     Each view is converted, normalised and padded as ``ClsDataPreprocessor`` would,
     labels are kept on the data samples, and the result is a list of V tensors
@@ -80,15 +78,8 @@ class MultiViewClsDataPreprocessor(ClsDataPreprocessor):
             sizes = [int(view.shape[0]) if isinstance(view, torch.Tensor) else None
                      for view in views]
         elif isinstance(first, (list, tuple)):
-            lengths = [len(item) for item in inputs]
-            inner = lengths[0]
-            if num_samples is not None and len(inputs) == num_samples \
-                    and inner != num_samples and len(set(lengths)) == 1:
-                # N samples of V views (hand-built batches): make it V x N.
-                views = [[sample[v] for sample in inputs] for v in range(inner)]
-            else:
-                # V sequences of N images, as pseudo_collate transposes them.
-                views = [list(view) for view in inputs]
+            # V sequences of N images, as pseudo_collate transposes them.
+            views = [list(view) for view in inputs]
             sizes = [len(view) for view in views]
         else:
             raise TypeError(f'{owner}: unsupported data["inputs"] element '
@@ -100,5 +91,6 @@ class MultiViewClsDataPreprocessor(ClsDataPreprocessor):
                 f'{owner}: the view batches hold {sizes} images but there are '
                 f'{expected} data samples; every view needs exactly one image per '
                 'data sample, or images and labels are paired wrongly (check the '
-                'collate_fn and the MultiView transform)')
+                'collate_fn and the MultiView transform; data["inputs"] must be V '
+                'view batches of N images, not N samples of V views)')
         return views

@@ -25,6 +25,25 @@ class GatherLayerSummedGrad(GatherLayer):
         return grads[dist.get_rank()]
 
 
+def check_equal_batches(num_images: int, device: torch.device) -> None:
+    """Raise on every rank when the ranks' batches differ in size.
+
+    The gather of :class:`GatherLayerSummedGrad` needs the same shape on every rank;
+    gloo aborts the process ("Received data size doesn't match expected size") and
+    NCCL may hang when they differ. One all_gather of the sizes (a tensor of one
+    number per rank) tells every rank, so all of them raise the same error.
+    """
+    sizes = [int(size) for size in all_gather(
+        torch.tensor([num_images], dtype=torch.long, device=device))]
+    if len(set(sizes)) > 1:
+        raise ValueError(
+            'ContrastiveDSLoss(gather_distributed=True): the ranks\' batches hold '
+            f'{sizes} images (rank 0, 1, ...), but the gather needs the same number '
+            'on every rank; set train_dataloader.drop_last=True (and a sampler that '
+            'gives every rank as many samples, e.g. DefaultSampler) or '
+            'gather_distributed=False')
+
+
 @MODELS.register_module()
 class ContrastiveDSLoss(nn.Module):
     r"""Supervised contrastive loss (SupCon) for Contrastive Deep Supervision.
@@ -126,6 +145,7 @@ class ContrastiveDSLoss(nn.Module):
         # contrast set is every image gathered, local ones first at ``offset``.
         num_local, offset = num_images, 0
         if self.gather_distributed and get_world_size() > 1:
+            check_equal_batches(num_images, features.device)
             # Gathered along dim 0 (the images), one set of embeddings at a time.
             features = torch.cat(GatherLayerSummedGrad.apply(
                 features.transpose(0, 1).contiguous()), dim=0).transpose(0, 1)

@@ -135,12 +135,19 @@ def test_resume_falls_back_past_a_truncated_last_checkpoint(trained, tmp_path,
     time.sleep(0.01)  # the truncated one is the newer file
     last = truncated_copy(trained['epochs'][1], work_dir / 'epoch_2.pth')
     (work_dir / 'last_checkpoint').write_text(last)
+    # save_best's file (newest here) has no optimizer state: never resumed from.
+    best = torch.load(trained['epochs'][1], weights_only=False)
+    best.pop('optimizer')
+    best_path = work_dir / 'best_accuracy_top1_epoch_2.pth'
+    time.sleep(0.01)
+    torch.save(best, best_path)
     argv = [TINY_CE, '--work-dir', work_dir, '--resume', '--no-validate',
             '--cfg-options', *data_options(trained['root'])]
 
     runner = run_tool('train', argv, monkeypatch)
     log = logs(work_dir)
     assert f'tools/train.py --resume: skipped {last} (cannot be loaded (' in log
+    assert f'{best_path} (holds no optimizer state' in log
     assert f'resuming from {first}, the newest checkpoint' in log
     assert 'resumed epoch: 1, iter: 3' in log and runner.iter == 6
 

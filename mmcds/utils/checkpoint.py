@@ -207,7 +207,8 @@ def checkpoint_problem(path: str, resumable: bool = False) -> Optional[str]:
 
     Args:
         path (str): a local file.
-        resumable (bool): also require a runner checkpoint (a dict with ``meta``).
+        resumable (bool): also require a runner checkpoint to resume from (a dict
+            with ``meta`` and ``optimizer``).
 
     Returns:
         str | None: e.g. ``'does not exist'``, ``'is empty (0 bytes)'``, ``'cannot be
@@ -227,6 +228,11 @@ def checkpoint_problem(path: str, resumable: bool = False) -> Optional[str]:
         return f'cannot be loaded ({type(error).__name__}: {reason})'
     if resumable and not (isinstance(obj, dict) and 'meta' in obj):
         return "is not a runner checkpoint (no 'meta'), so it cannot be resumed from"
+    if resumable and 'optimizer' not in obj:
+        # CheckpointHook(save_best=...) keeps best_*.pth without optimizer and
+        # scheduler state: resuming from it would restart momentum silently.
+        return ('holds no optimizer state (e.g. a best_*.pth kept by save_best), so '
+                'it cannot be resumed from')
     return None
 
 

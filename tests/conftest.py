@@ -178,6 +178,25 @@ def _chdir_repo_root(monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
 
 
+def seeded_model(cfg, seed):
+    """The config's whole model, as the Runner builds it (the config's
+    data_preprocessor merged in), in eval mode: PyTorch's initialisation under
+    ``seed`` and seeded random BN statistics, so that only a loaded checkpoint
+    reproduces it (:func:`randomize_state` scales every weight to 0.1 * N(0, 1), which
+    leaves the last stage of a random ResNet all but constant)."""
+    from mmpretrain.registry import MODELS
+    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor', None))
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith('running_mean'):
+                tensor.copy_(torch.randn(tensor.shape) * .1)
+            elif name.endswith('running_var'):
+                tensor.copy_(torch.rand(tensor.shape) + .5)
+    return model.eval()
+
+
 def randomize_state(model, seed: int = 0) -> None:
     """Fill every tensor of ``model``'s state (BN statistics too) with seeded random
     values, so that no weight comparison can pass on default initial values."""

@@ -11,6 +11,8 @@ import sys
 import pytest
 import torch
 
+from config_fingerprint import CONFIG_ENVIRONMENT_VARIABLES
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = os.environ.get('MMCDS_SHARED_DATA',
                              osp.join(REPO_ROOT, '..', 'shared', 'data'))
@@ -170,6 +172,21 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# What a distributed launch sets and mmcds or the tools read (a rank's share of
+# tools/misc/check_data.py's files, tools/*.py's --local-rank).
+LAUNCH_ENVIRONMENT_VARIABLES = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK')
+
+
+@pytest.fixture(autouse=True)
+def _no_environment_in_the_verdicts(monkeypatch):
+    """The environment variables the configs read (their data roots: MMCDS_CIFAR10,
+    MMCDS_COCO128, ...) and those of a distributed launch are unset in every test, and
+    so in the tools it starts: a test that needs data takes its root from a fixture,
+    and a config means what its file says whatever the user's environment."""
+    for name in (*CONFIG_ENVIRONMENT_VARIABLES, *LAUNCH_ENVIRONMENT_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)

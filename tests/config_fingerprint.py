@@ -6,10 +6,13 @@ reference) stores them in tests/config_fingerprints.json; test_configs.py
 compares every listed config's merged fields against it.
 """
 import argparse
+import contextlib
+import glob
 import hashlib
 import json
 import os
 import os.path as osp
+import re
 import sys
 
 from mmengine.config import Config
@@ -27,6 +30,32 @@ RENAMED_FIELDS = {
 }
 FINGERPRINT_FILE = osp.join(osp.dirname(osp.abspath(__file__)),
                             'config_fingerprints.json')
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def config_environment_variables() -> list:
+    """The environment variables the configs read (``{{$NAME:default}}``, e.g. the
+    data roots MMCDS_COCO128 and MMCDS_CIFAR10)."""
+    names = set()
+    for path in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True):
+        with open(path) as f:
+            # mmengine's pattern (Config._substitute_env_variables)
+            names.update(re.findall(r'\{\{[\'\"]?\s*\$(\w+)\s*\:', f.read()))
+    return sorted(names)
+
+
+CONFIG_ENVIRONMENT_VARIABLES = config_environment_variables()
+
+
+@contextlib.contextmanager
+def config_defaults():
+    """The configs' own defaults for the body: the variables they read are unset."""
+    saved = {name: os.environ.pop(name) for name in CONFIG_ENVIRONMENT_VARIABLES
+             if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _canonical(value):
@@ -54,8 +83,11 @@ def _field(cfg, dotted: str):
 
 
 def fingerprint(config_path: str) -> dict:
-    """``{field: sha256 of its canonical JSON}`` of the merged config."""
-    cfg = Config.fromfile(config_path, import_custom_modules=False)
+    """``{field: sha256 of its canonical JSON}`` of the merged config, with the
+    configs' defaults for what they read from the environment (a data root set in
+    the environment changes no fingerprint)."""
+    with config_defaults():
+        cfg = Config.fromfile(config_path, import_custom_modules=False)
     cfg = cfg.to_dict()
     return {
         field: hashlib.sha256(json.dumps(_canonical(_field(cfg, field)),

@@ -1,4 +1,5 @@
 import contextlib
+import gc
 import glob
 import importlib.util
 import math
@@ -9,6 +10,8 @@ import sys
 
 import pytest
 import torch
+
+from config_fingerprint import CONFIG_ENVIRONMENT_VARIABLES
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = os.environ.get('MMCDS_SHARED_DATA',
@@ -30,8 +33,10 @@ def shared_data(name: str) -> str:
 # (pytest-xdist --dist loadfile --no-loadscope-reorder: whole files, in collection
 # order, to whichever process is free) starts them at once; left to the end, one of
 # them would run alone while the other process has nothing left.
-SLOW_FILES = ('test_tools_cli.py', 'test_compare_methods.py', 'test_demo.py',
-              'test_configs.py', 'test_reliability_resume.py', 'test_training.py',
+# test_every_config_starts.py (added 2026-12-04): ~40 s of CPU, measured under load.
+SLOW_FILES = ('test_every_config_starts.py', 'test_tools_cli.py',
+              'test_compare_methods.py', 'test_demo.py', 'test_configs.py',
+              'test_reliability_resume.py', 'test_training.py',
               'test_package_configs.py', 'test_cifar100_configs.py',
               'test_reliability_data.py', 'test_fine_grained_configs.py',
               'test_det_transfer.py', 'test_distill.py')
@@ -144,6 +149,21 @@ def _mmpretrain_default_scope():
 
 
 @pytest.fixture(autouse=True, scope='session')
+def _imports_left_out_of_garbage_collection():
+    """The objects alive once the tests are collected (the imported packages: ~500,000
+    objects) move to the collector's permanent generation, so that a collection only
+    traverses what the tests made since. mmengine's BaseDataset calls gc.collect()
+    each time it is built, which took ~1 s over them on the shared CPU (under 1 ms
+    after the freeze); test_reliability_{classes,nonfinite}.py,
+    test_cifar100_configs.py and test_fine_grained_configs.py took 21 s of CPU
+    without the freeze, 12 s with it (2026-12-04, under load)."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture(autouse=True, scope='session')
 def _one_torch_thread():
     """Tiny models gain nothing from a second thread, and on a shared 2-core CPU
     OpenMP threads spinning against other jobs made the tests several times slower
@@ -154,10 +174,44 @@ def _one_torch_thread():
     torch.set_num_threads(threads)
 
 
+# What a distributed launch sets and mmcds or the tools read (a rank's share of
+# tools/misc/check_data.py's files, tools/*.py's --local-rank).
+LAUNCH_ENVIRONMENT_VARIABLES = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK')
+
+
+@pytest.fixture(autouse=True)
+def _no_environment_in_the_verdicts(monkeypatch):
+    """The environment variables the configs read (their data roots: MMCDS_CIFAR10,
+    MMCDS_COCO128, ...) and those of a distributed launch are unset in every test, and
+    so in the tools it starts: a test that needs data takes its root from a fixture,
+    and a config means what its file says whatever the user's environment."""
+    for name in (*CONFIG_ENVIRONMENT_VARIABLES, *LAUNCH_ENVIRONMENT_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(autouse=True)
 def _chdir_repo_root(monkeypatch):
     # Configs name data relative to the repository root, as the tools run there.
     monkeypatch.chdir(REPO_ROOT)
+
+
+def seeded_model(cfg, seed):
+    """The config's whole model, as the Runner builds it (the config's
+    data_preprocessor merged in), in eval mode: PyTorch's initialisation under
+    ``seed`` and seeded random BN statistics, so that only a loaded checkpoint
+    reproduces it (:func:`randomize_state` scales every weight to 0.1 * N(0, 1), which
+    leaves the last stage of a random ResNet all but constant)."""
+    from mmpretrain.registry import MODELS
+    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor', None))
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith('running_mean'):
+                tensor.copy_(torch.randn(tensor.shape) * .1)
+            elif name.endswith('running_var'):
+                tensor.copy_(torch.rand(tensor.shape) + .5)
+    return model.eval()
 
 
 def randomize_state(model, seed: int = 0) -> None:

@@ -4,7 +4,6 @@ a Runner iteration of the ResNet-18 CE and CDS configs, and a training step of e
 network and method on batches from the configs' own loaders."""
 import copy
 import glob
-import pickle
 
 import numpy as np
 import pytest
@@ -12,10 +11,10 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
-from mmpretrain.datasets import CIFAR100
 from mmpretrain.registry import DATASETS, MODELS
 
 import mmcds  # noqa: F401
+from standin_data import cifar100_without_checksums, write_cifar100
 
 CE_R18 = 'configs/ce/resnet18_1xb128_cifar100.py'
 CDS_R18 = 'configs/cds/resnet18_1xb128_cifar100.py'
@@ -33,23 +32,6 @@ METHOD_KEYS = {
 }
 
 
-def write_cifar100(root, num_train=16, num_test=8, seed=0):
-    """The python version of the official archive: pickled dicts with 'data'
-    (N, 3072) uint8 rows (R, G, B planes of 32x32) and 'fine_labels'."""
-    rng = np.random.default_rng(seed)
-    folder = root / 'cifar-100-python'
-    folder.mkdir(parents=True)
-    for name, num in (('train', num_train), ('test', num_test)):
-        entry = {'data': rng.integers(0, 256, (num, 3072), dtype=np.uint8),
-                 'fine_labels': rng.integers(0, 100, num).tolist(),
-                 'coarse_labels': rng.integers(0, 20, num).tolist(),
-                 'filenames': [f'{i}.png' for i in range(num)]}
-        (folder / name).write_bytes(pickle.dumps(entry))
-    (folder / 'meta').write_bytes(pickle.dumps(
-        {'fine_label_names': [f'c{i}' for i in range(100)]}))
-    return str(root)
-
-
 @pytest.fixture(scope='module')
 def cifar100_root(tmp_path_factory):
     return write_cifar100(tmp_path_factory.mktemp('cifar100'))
@@ -57,9 +39,7 @@ def cifar100_root(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _tiny_files_pass_the_checksum(monkeypatch):
-    # mmpretrain checks the official files' MD5; the tiny copies cannot match it.
-    monkeypatch.setattr(CIFAR100, 'train_list', [['train', None]])
-    monkeypatch.setattr(CIFAR100, 'test_list', [['test', None]])
+    cifar100_without_checksums(monkeypatch)
 
 
 def loader_cfg(config, root, batch_size=4):
@@ -73,8 +53,7 @@ def loader_cfg(config, root, batch_size=4):
 def batches(cifar100_root):
     """One batch of the one-view (CE) and one of the two-view (CDS) loader."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(CIFAR100, 'train_list', [['train', None]])
-        patch.setattr(CIFAR100, 'test_list', [['test', None]])
+        cifar100_without_checksums(patch)
         return {kind: next(iter(Runner.build_dataloader(loader_cfg(config,
                                                                    cifar100_root))))
                 for kind, config in (('one', CE_R18), ('two', CDS_R18))}

@@ -13,6 +13,7 @@ from mmengine.registry import DefaultScope
 
 from config_fingerprint import FINGERPRINT_FILE, fingerprint
 from conftest import REPO_ROOT, mmengine_without_memos
+from standin_data import write_teacher_checkpoint
 
 with open(FINGERPRINT_FILE) as f:
     REFERENCE = json.load(f)
@@ -72,23 +73,12 @@ def test_the_reference_covers_every_imagenet_and_detection_config():
     assert set(wanted) == set(REFERENCE)
 
 
-def teacher_checkpoint_for(cfg, tmp_path) -> str:
-    """A checkpoint of the distiller's teacher config (freshly initialised weights):
-    distillation configs name no default file, so building one needs a file."""
-    import torch
-    from mmpretrain.registry import MODELS
-    teacher = MODELS.build(Config.fromfile(cfg.model.teacher_config).model)
-    path = str(tmp_path / 'teacher.pth')
-    torch.save(dict(state_dict=teacher.state_dict()), path)
-    return path
-
-
 @pytest.mark.parametrize('config', LEAF_CONFIGS)
 def test_every_config_loads_and_builds_its_model(config, tmp_path):
     cfg = Config.fromfile(config)
     if cfg.model.type == 'CDSDistiller':
-        with DefaultScope.overwrite_default_scope('mmpretrain'):
-            cfg.model.teacher_checkpoint = teacher_checkpoint_for(cfg, tmp_path)
+        cfg.model.teacher_checkpoint = write_teacher_checkpoint(
+            cfg.model.teacher_config, tmp_path / 'teacher.pth')
     scope = cfg.get('default_scope', None) or 'mmpretrain'
     if scope == 'mmdet':
         from mmdet.registry import MODELS

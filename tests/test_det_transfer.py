@@ -3,7 +3,6 @@ as it is, train and evaluate on coco128, and refuse a wrong checkpoint at start.
 import copy
 import glob
 import math
-import os
 import os.path as osp
 import uuid
 
@@ -21,12 +20,6 @@ from conftest import (assert_same_state, load_runner_checkpoint, randomize_state
                       state_after_resume)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-COCO128 = os.environ.get('MMCDS_COCO128',
-                         osp.join(REPO, '..', 'shared', 'data', 'coco128'))
-needs_coco128 = pytest.mark.skipif(
-    not osp.isfile(osp.join(COCO128, 'annotations', 'instances_val2017.json')),
-    reason=f'coco128 not found at {COCO128} (set MMCDS_COCO128)')
-
 
 SMALL = {
     'faster_rcnn': osp.join(REPO, 'configs/det/faster_rcnn_r18-w16_fpn_coco128.py'),
@@ -75,18 +68,13 @@ def cds_checkpoint(tmp_path_factory):
     return model, save_like_runner(model, tmp_path_factory.mktemp('cds') / 'epoch_1.pth')
 
 
-def small_cfg(name, checkpoint, work_dir=None):
-    """The small config with the CDS checkpoint, coco128 by absolute path (all five
-    fields, as the config documents) and settings for a 1-iteration CPU run."""
+def small_cfg(name, checkpoint, work_dir=None, data_root=None):
+    """The small config with the CDS checkpoint, settings for a 1-iteration CPU run
+    and, given ``data_root``, coco128 there (all five fields, as the config
+    documents)."""
     cfg = Config.fromfile(SMALL[name])
     options = {
         'model.backbone.init_cfg.checkpoint': checkpoint,
-        'train_dataloader.dataset.data_root': COCO128,
-        'val_dataloader.dataset.data_root': COCO128,
-        'test_dataloader.dataset.data_root': COCO128,
-        'val_evaluator.ann_file': osp.join(COCO128, 'annotations/instances_val2017.json'),
-        'test_evaluator.ann_file': osp.join(COCO128,
-                                            'annotations/instances_val2017.json'),
         # 2 train images = 1 iteration; 4 val images
         'train_dataloader.dataset.indices': 2,
         'val_dataloader.dataset.indices': 4,
@@ -95,6 +83,13 @@ def small_cfg(name, checkpoint, work_dir=None):
         'default_hooks.logger.interval': 1,
         'default_hooks.checkpoint.interval': 1,
     }
+    if data_root is not None:
+        ann_file = osp.join(data_root, 'annotations/instances_val2017.json')
+        options.update({
+            'train_dataloader.dataset.data_root': data_root,
+            'val_dataloader.dataset.data_root': data_root,
+            'test_dataloader.dataset.data_root': data_root,
+            'val_evaluator.ann_file': ann_file, 'test_evaluator.ann_file': ann_file})
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         options[f'{loader}.num_workers'] = 0
         options[f'{loader}.persistent_workers'] = False
@@ -246,21 +241,19 @@ def test_config_level_check_for_tools_train(cds_checkpoint, tmp_path, monkeypatc
     check_config_checkpoints(cfg)  # from scratch: nothing to check
 
 
-@needs_coco128
-def test_missing_checkpoint_stops_training_at_start(tmp_path):
-    runner = Runner.from_cfg(
-        small_cfg('retinanet', str(tmp_path / 'missing.pth'), tmp_path / 'work'))
+def test_missing_checkpoint_stops_training_at_start(tmp_path, coco128_root):
+    runner = Runner.from_cfg(small_cfg('retinanet', str(tmp_path / 'missing.pth'),
+                                       tmp_path / 'work', coco128_root))
     with pytest.raises(FileNotFoundError,
                        match='model.backbone.init_cfg.checkpoint: no such file'):
         runner.train()
     assert runner.iter == 0
 
 
-@needs_coco128
 @pytest.mark.parametrize('name', sorted(SMALL))
-def test_train_one_iteration_and_evaluate(name, cds_checkpoint, tmp_path):
+def test_train_one_iteration_and_evaluate(name, cds_checkpoint, tmp_path, coco128_root):
     classifier, path = cds_checkpoint
-    runner = Runner.from_cfg(small_cfg(name, path, tmp_path / 'work'))
+    runner = Runner.from_cfg(small_cfg(name, path, tmp_path / 'work', coco128_root))
     runner.train()
     assert runner.iter == 1
 
@@ -285,7 +278,8 @@ def test_train_one_iteration_and_evaluate(name, cds_checkpoint, tmp_path):
     # checkpoint is neither needed nor checked (here it no longer exists). The
     # reloaded detector predicts exactly what the trained one does.
     saved_path = osp.join(tmp_path, 'work', 'epoch_1.pth')
-    test_cfg = small_cfg(name, str(tmp_path / 'gone.pth'), tmp_path / 'test')
+    test_cfg = small_cfg(name, str(tmp_path / 'gone.pth'), tmp_path / 'test',
+                         coco128_root)
     test_cfg.load_from = saved_path
     tester = Runner.from_cfg(test_cfg)
     tester.load_or_resume()
@@ -302,7 +296,7 @@ def test_train_one_iteration_and_evaluate(name, cds_checkpoint, tmp_path):
     assert len(ours) == 2 and len(ours[0].pred_instances) > 0
 
     # Resumed once: the saved weights, optimizer and schedulers, epoch 1 done.
-    resume_cfg = small_cfg(name, path, tmp_path / 'work')
+    resume_cfg = small_cfg(name, path, tmp_path / 'work', coco128_root)
     resume_cfg.merge_from_dict({'train_cfg.max_epochs': 2, 'resume': True,
                                 'load_from': saved_path})
     resumed = state_after_resume(resume_cfg)

@@ -6,87 +6,19 @@ import copy
 
 import numpy as np
 import pytest
-import scipy.io
 import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
-from mmpretrain.datasets.categories import FGVCAIRCRAFT_CATEGORIES
 from mmpretrain.registry import DATASETS, MODELS
-from PIL import Image
 
 import mmcds  # noqa: F401
+import standin_data
 
 SETS = {'cub': 200, 'stanford-cars': 196, 'flowers102': 102, 'stanford-dogs': 120,
         'fgvc-aircraft': 100}
 TEST_SIZES = {'cub': 2, 'stanford-cars': 1, 'flowers102': 2, 'stanford-dogs': 1,
               'fgvc-aircraft': 1}
-RNG = np.random.default_rng(0)
-
-
-def jpeg(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(RNG.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(path)
-
-
-def cell(strings):
-    """A MATLAB cell column of strings, as scipy.io.savemat writes it."""
-    out = np.empty((len(strings), 1), dtype=object)
-    out[:, 0] = strings
-    return out
-
-
-def write_cub(root):
-    names = ['001.Black_footed_Albatross/a.jpg', '002.Laysan_Albatross/b.jpg',
-             '001.Black_footed_Albatross/c.jpg', '002.Laysan_Albatross/d.jpg']
-    for name in names:
-        jpeg(root / 'images' / name)
-    lines = {'images.txt': names, 'image_class_labels.txt': ['1', '2', '1', '2'],
-             'train_test_split.txt': ['1', '1', '0', '0']}  # 1 = train
-    for file, values in lines.items():
-        (root / file).write_text(''.join(f'{i} {v}\n' for i, v in enumerate(values, 1)))
-
-
-def write_stanford_dogs(root):
-    files = ['n02085620-Chihuahua/n02085620_1.jpg', 'n02085782-Japanese_spaniel/'
-             'n02085782_2.jpg', 'n02085620-Chihuahua/n02085620_3.jpg']
-    for name in files:
-        jpeg(root / 'Images' / name)
-    for split, index in (('train', [0, 1]), ('test', [2])):
-        scipy.io.savemat(root / f'{split}_list.mat', {
-            'file_list': cell([files[i] for i in index]),
-            'annotation_list': cell([files[i][:-4] for i in index]),
-            'labels': np.array([[1.], [2.], [1.]])[index]})
-
-
-def write_fgvc_aircraft(root):
-    variants = FGVCAIRCRAFT_CATEGORIES[:2]
-    for split, ids in (('trainval', ['1000001', '1000002']), ('test', ['1000003'])):
-        for image_id in ids:
-            jpeg(root / 'data' / 'images' / f'{image_id}.jpg')
-        (root / 'data' / f'images_variant_{split}.txt').write_text(''.join(
-            f'{image_id} {variants[i % 2]}\n' for i, image_id in enumerate(ids)))
-
-
-def write_flowers102(root):
-    for i in range(1, 7):
-        jpeg(root / 'jpg' / f'image_{i:05d}.jpg')
-    scipy.io.savemat(root / 'imagelabels.mat',
-                     {'labels': np.array([[1, 2, 1, 2, 1, 2]], dtype=np.uint8)})
-    scipy.io.savemat(root / 'setid.mat', {
-        'trnid': np.array([[1, 2]], dtype=np.uint16),
-        'valid': np.array([[3, 4]], dtype=np.uint16),
-        'tstid': np.array([[5, 6]], dtype=np.uint16)})
-
-
-def write_stanford_cars(root):
-    annotations = np.zeros((1, 3), dtype=[('relative_im_path', 'O'), ('class', 'O'),
-                                          ('test', 'O')])
-    for i in range(3):
-        jpeg(root / 'car_ims' / f'{i:06d}.jpg')
-        annotations[0, i] = (f'car_ims/{i:06d}.jpg', np.array([[i % 2 + 1]], np.uint8),
-                             np.array([[i // 2]], np.uint8))
-    scipy.io.savemat(root / 'cars_annos.mat', {'annotations': annotations})
 
 
 @pytest.fixture(scope='module')
@@ -94,7 +26,7 @@ def roots(tmp_path_factory):
     out = {}
     for name in SETS:
         root = tmp_path_factory.mktemp(name)
-        globals()['write_' + name.replace('-', '_')](root)
+        getattr(standin_data, 'write_' + name.replace('-', '_'))(root)
         out[name] = str(root)
     return out
 

@@ -33,15 +33,12 @@ MAX_EPOCHS, ITERS_PER_EPOCH, CKPT_INTERVAL = 3, 4, 5
 
 
 def write_config(path, data_root, num_workers):
-    # The reliability lines of the configs' bases (README "When things go wrong"),
-    # applied here so that the test holds before and after they move there.
+    # The hooks and the sampler of exact resume are the shipped config's (its bases',
+    # README "When things go wrong").
     path.write_text(f"""
 _base_ = '{REPO_ROOT}/configs/cds/resnet18-w16_1xb64_cifar10-jpg.py'
-custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='ClassCheckHook'),
-                dict(type='DataErrorHook'), dict(type='ExactResumeHook')]
 train_dataloader = dict(
     batch_size=8, num_workers={num_workers}, persistent_workers={num_workers > 0},
-    sampler=dict(type='ExactResumeSampler', shuffle=True),
     dataset=dict(data_root='{data_root}', indices={TRAIN_INDICES}))
 val_dataloader = dict(batch_size=10, num_workers=0, persistent_workers=False,
                       dataset=dict(data_root='{data_root}', indices={VAL_INDICES}))
@@ -154,10 +151,9 @@ def test_empty_last_checkpoint_left_by_a_kill_is_repaired(tmp_path, cifar10_root
     import copy
     import glob
 
-    from test_reliability import RELIABILITY_HOOKS, TINY_CE, tiny_runner_cfg
+    from test_reliability import TINY_CE, tiny_runner_cfg
     cfg = tiny_runner_cfg(TINY_CE, tmp_path, cifar10_root, **{
         'train_dataloader.dataset.indices': 8})
-    cfg.custom_hooks = copy.deepcopy(RELIABILITY_HOOKS)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
     Runner.from_cfg(copy.deepcopy(cfg)).train()
     (tmp_path / 'last_checkpoint').write_text('')

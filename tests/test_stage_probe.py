@@ -13,7 +13,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmpretrain.registry import MODELS
 
-from conftest import load_tool
+from conftest import load_tool, seeded_model
 from mmcds.experiments import stage_probe as sp
 
 tool = load_tool('analysis_tools/stage_probe')
@@ -69,24 +69,6 @@ def tiny_cfg(config=CDS):
     return sp.load_config(config, dict(TINY))
 
 
-def build_model(cfg, seed):
-    """The config's whole model, as the Runner builds it (the config's
-    data_preprocessor merged in): PyTorch's initialisation under ``seed`` and seeded
-    random BN statistics, so that only a loaded checkpoint reproduces it (conftest's
-    randomize_state scales every weight to 0.1 * N(0, 1), which leaves the last
-    stage of a random ResNet all but constant)."""
-    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor', None))
-    torch.manual_seed(seed)
-    model = MODELS.build(cfg.model)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if name.endswith('running_mean'):
-                tensor.copy_(torch.randn(tensor.shape) * .1)
-            elif name.endswith('running_var'):
-                tensor.copy_(torch.rand(tensor.shape) + .5)
-    return model.eval()
-
-
 def save_checkpoint(model, path, classes=None, extra=None):
     """What the runner writes: meta (with the training classes) + state dict."""
     state = dict(model.state_dict(), **(extra or {}))
@@ -100,9 +82,9 @@ def checkpoints(tmp_path_factory, colour_root):
     """A tiny CDS checkpoint (runner format, trained classes = the colour folders)
     and a tiny plain mmpretrain CIFAR one (bare state dict), random weights."""
     folder = tmp_path_factory.mktemp('ckpt')
-    cds = build_model(tiny_cfg(CDS), seed=3)
+    cds = seeded_model(tiny_cfg(CDS), seed=3)
     fit_head(cds, colour_root)
-    mmp = build_model(tiny_cfg(MMP), seed=4)
+    mmp = seeded_model(tiny_cfg(MMP), seed=4)
     fit_head(mmp, colour_root, rgb=True)
     torch.save(mmp.state_dict(), folder / 'mmp.pth')
     return dict(cds=save_checkpoint(cds, folder / 'cds.pth', sorted(COLOURS)),
@@ -251,6 +233,32 @@ def test_features_are_the_stage_outputs(which, colour_root, checkpoints):
     assert features['labels'].tolist() == [0] * 4 + [1] * 4 + [2] * 4
 
 
+def test_every_stage_is_probed_on_its_own_features(colour_root, checkpoints, tmp_path,
+                                                  monkeypatch):
+    """The CLI fits and scores stage k's probe on stage k's pooled features (taken
+    here by forward hooks on the original model), stages 1-3 too, whose features the
+    head never reads."""
+    probed = []
+    probe = sp.linear_probe
+    monkeypatch.setattr(sp, 'linear_probe', lambda train_x, train_y, test_x, test_y,
+                        *args: probed.append((train_x, test_x)) or
+                        probe(train_x, train_y, test_x, test_y, *args))
+    run_tool(colour_root, tmp_path, ('CDS', CDS, checkpoints['cds']),
+             extra=['--tsne-samples', '0'])
+    original = checkpoints['cds_model']
+    expected = [backbone_stage_means(original, read_split(original, colour_root,
+                                                          split)[0])
+                for split in ('train', 'test')]
+    assert len(probed) == 4
+    for stage, ((train_x, test_x), train, test) in enumerate(zip(probed, *expected), 1):
+        for split, ours, theirs in (('train', train_x, train), ('test', test_x, test)):
+            assert ours.shape == tuple(theirs.shape), \
+                f'stage {stage} was probed on {split} features of shape {ours.shape}; ' \
+                f'its own are {tuple(theirs.shape)}'
+            np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-5, atol=1e-6,
+                                       err_msg=f'stage {stage}, {split} split')
+
+
 @pytest.mark.parametrize('config', [
     'configs/ce/resnet18-w16_1xb64_cifar10-jpg.py',
     'configs/dsn/resnet18-w16_1xb64_cifar10-jpg.py',
@@ -259,7 +267,7 @@ def test_features_are_the_stage_outputs(which, colour_root, checkpoints):
     'configs/selfcon/resnet18-w16_1xb64_cifar10-jpg.py'])
 def test_our_classifiers_load(config, tmp_path):
     cfg = tiny_cfg(config)
-    model = build_model(tiny_cfg(config), seed=5)
+    model = seeded_model(tiny_cfg(config), seed=5)
     path = save_checkpoint(model, tmp_path / 'x.pth')
     stage_model, info = sp.build_stage_model(cfg, path, 'm')
     inputs = torch.rand(2, 3, 32, 32)

@@ -150,19 +150,57 @@ def test_amp_flag_picks_a_wrapper_that_runs_here():
     assert cfg.optim_wrapper.type == expected
 
 
-def test_cpu_amp_wrapper_autocasts_to_bfloat16():
+@pytest.mark.parametrize('wrapper_type', ['CPUAmpOptimWrapper', 'BF16AmpOptimWrapper'])
+def test_bf16_wrappers_autocast_without_scaling(wrapper_type):
     from mmengine.registry import OPTIM_WRAPPERS
     layer = torch.nn.Linear(4, 4)
     wrapper = OPTIM_WRAPPERS.build(dict(
-        type='CPUAmpOptimWrapper', optimizer=torch.optim.SGD(layer.parameters(), lr=0.1)))
+        type=wrapper_type, optimizer=torch.optim.SGD(layer.parameters(), lr=0.1)))
+    assert not hasattr(wrapper, 'loss_scaler')
     before = layer.weight.detach().clone()
     with wrapper.optim_context(layer):
         out = layer(torch.randn(2, 4))
-    assert out.dtype == torch.bfloat16
+    assert out.dtype == torch.bfloat16  # autocast on the layer's device (the CPU here)
     wrapper.update_params(out.float().sum())
     # The step updated the float32 master weights (no loss scaling in between).
     assert layer.weight.dtype == torch.float32 and layer.weight.grad is None
     assert not torch.equal(layer.weight, before)
+    with pytest.raises(ValueError, match=f'{wrapper_type}.dtype: only "bfloat16"'):
+        OPTIM_WRAPPERS.build(dict(type=wrapper_type, dtype='float16',
+                                  optimizer=torch.optim.SGD(layer.parameters(), lr=0.1)))
+
+
+@pytest.mark.parametrize('scope, cuda, bf16, dtype, expected', [
+    ('mmpretrain', False, False, None, 'CPUAmpOptimWrapper'),
+    ('mmpretrain', True, True, None, 'BF16AmpOptimWrapper'),   # A100/H100/H200
+    ('mmpretrain', True, False, None, 'AmpOptimWrapper'),      # V100, T4: fp16 + scaling
+    ('mmdet', True, True, None, 'AmpOptimWrapper'),            # mmcv's CUDA ops: fp16
+    ('mmpretrain', True, True, 'float16', 'AmpOptimWrapper'),  # the config asks for fp16
+    ('mmdet', False, False, None, 'CPUAmpOptimWrapper'),
+])
+def test_amp_choice(scope, cuda, bf16, dtype, expected):
+    from mmcds.engine.amp import amp_optim_wrapper
+    chosen = amp_optim_wrapper(scope, cuda=cuda, bf16=bf16, dtype=dtype)
+    assert chosen['type'] == expected
+    assert chosen.get('loss_scale') == ('dynamic' if expected == 'AmpOptimWrapper'
+                                        else None)
+
+
+def test_amp_drops_loss_scaling_for_the_bf16_wrappers(monkeypatch):
+    """A loss_scale in the config stays for fp16 scaling and goes where nothing scales
+    (the bf16 wrappers would refuse the argument)."""
+    from mmcds.engine import amp
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', loss_scale=512.,
+                                         optimizer=dict(type='SGD', lr=0.1))))
+    for cuda, bf16, expected, scale in [(True, True, 'BF16AmpOptimWrapper', None),
+                                        (True, False, 'AmpOptimWrapper', 512.),
+                                        (False, False, 'CPUAmpOptimWrapper', None)]:
+        monkeypatch.setattr(amp.torch.cuda, 'is_available', lambda cuda=cuda: cuda)
+        monkeypatch.setattr(amp, 'native_bf16', lambda bf16=bf16: bf16)
+        edited = Config(cfg.to_dict())
+        amp.use_amp(edited)
+        assert edited.optim_wrapper.type == expected
+        assert edited.optim_wrapper.get('loss_scale') == scale
 
 
 def test_color_jitter_with_negative_hue_under_numpy2():

@@ -2,7 +2,9 @@
 
 :func:`amp_optim_wrapper` picks the optimizer wrapper for the machine and the model:
 
-- no CUDA: ``CPUAmpOptimWrapper`` (bfloat16 autocast, the only CPU autocast type);
+- no CUDA: ``CPUAmpOptimWrapper`` (bfloat16 autocast, the only CPU autocast type)
+  for classifiers; detectors stop with one line (mmcv 2.1.0's CPU NMS and RoIAlign
+  take float32 only, so their first iteration would fail);
 - a classifier on a GPU with native bfloat16 (``torch.cuda.is_bf16_supported(
   including_emulation=False)``, compute capability 8.0+): ``BF16AmpOptimWrapper``,
   bfloat16 autocast without loss scaling, so no host synchronisation per step;
@@ -46,6 +48,12 @@ def amp_optim_wrapper(scope: str = 'mmpretrain', cuda: Optional[bool] = None,
         dtype (str, optional): the config's ``optim_wrapper.dtype``, if any.
     """
     cuda = torch.cuda.is_available() if cuda is None else cuda
+    if not cuda and scope in FP16_SCOPES:
+        raise SystemExit(
+            '--amp: a detector cannot train under autocast on the CPU (bfloat16 is '
+            "the CPU's only autocast type, and mmcv 2.1.0's CPU NMS and RoIAlign take "
+            'float32 only: "expected scalar type Float but found BFloat16"); train it '
+            'without --amp on the CPU, or with --amp on a GPU (float16)')
     if not cuda:
         return dict(type='CPUAmpOptimWrapper')
     bf16 = native_bf16() if bf16 is None else bf16

@@ -1,6 +1,10 @@
-"""Install mmcds. The OpenMMLab stack it needs is installed by scripts/install.sh
-(mmcv 2.1.0 must be compiled against the installed torch), so install_requires only names
-what pip can resolve on its own."""
+"""Install mmcds into an environment that has torch (and mmcv 2.1.0 built against it).
+
+torch and torchvision are no requirement: ``pip install -e .`` (or a regular install)
+keeps the torch it finds, e.g. a GPU user's CUDA build; ``import mmcds`` checks that
+it is in the supported range (mmcds/utils/environment.py). scripts/install.sh builds
+the whole stack, mmcv's compiled ops included, into a virtual environment
+(docs/installation.md)."""
 import os.path as osp
 
 from setuptools import find_packages, setup
@@ -33,7 +37,7 @@ setup(
     # model-index.yml (what an editable install reads); a wheel copies the files.
     package_data={'mmcds': ['.mim/model-index.yml', '.mim/configs/**/*.py',
                             '.mim/configs/**/*.yml', '.mim/configs/**/*.md']},
-    python_requires='>=3.11',
+    python_requires='>=3.10, <3.14',  # environment.SUPPORTED_PYTHON
     install_requires=parse_requirements('requirements/runtime.txt'),
     extras_require={
         'tests': parse_requirements('requirements/tests.txt'),

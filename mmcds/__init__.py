@@ -8,10 +8,15 @@ ours as ``_base_ = 'mmcds::cds/...'`` (:mod:`mmcds.registry`) and adds our model
 to mmpretrain's model list (:mod:`mmcds.utils.model_index`). Configs load it with
 ``custom_imports = dict(imports=['mmcds'], allow_failed_imports=False)``.
 """
-from . import registry  # noqa: F401  the 'mmcds::' config scope
-from .utils import register_safe_checkpoint_globals
-from .utils.mmcv_compat import patch_mmcv_for_numpy2
-from .version import __version__
+from .utils.environment import check_environment
+
+# Python and torch in range; mmpretrain without the models transformers 5 breaks.
+check_environment()
+
+from . import registry  # noqa: E402,F401  the 'mmcds::' config scope
+from .utils import register_safe_checkpoint_globals  # noqa: E402
+from .utils.mmcv_compat import patch_mmcv_for_numpy2  # noqa: E402
+from .version import __version__  # noqa: E402
 
 register_safe_checkpoint_globals()
 patch_mmcv_for_numpy2()

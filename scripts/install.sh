@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # Installs the mmcds stack into a virtual environment (default: .venv in the repository root).
 #
-#   torch 2.14.1 / torchvision 0.29.1, mmengine 0.10.7, mmcv 2.1.0 with its compiled ops,
-#   mmpretrain 1.2.0, mmdet 3.3.0, then mmcds itself in editable mode.
+#   torch + torchvision, mmengine 0.10.7, mmcv 2.1.0 with its compiled ops, mmpretrain 1.2.0,
+#   mmdet 3.3.0, then mmcds itself in editable mode.
+#
+# torch: a virtual environment without torch gets the pinned torch 2.14.1 / torchvision 0.29.1
+# of requirements/torch.txt (the reproducible environment of `make test` and CI). One that
+# already has torch (MMCDS_VENV pointing at a GPU user's environment, e.g. with a CUDA build)
+# keeps it, if it is in the supported range (mmcds/utils/environment.py), and gets the
+# torchvision of the same release if it has none.
 #
 # mmcv 2.1.0 ships only as a source distribution that does not build as published against
-# torch 2.14. This script builds it with three fixes and caches the wheel outside the
-# repository (MMCDS_CACHE, default ~/.cache/mmcds), so a second install takes seconds:
+# recent torch. This script builds it with three fixes and caches the wheel outside the
+# repository (MMCDS_CACHE, default ~/.cache/mmcds), named by what it was built against (torch,
+# Python, CPU/CUDA ops, CUDA version and architectures), so a second install takes seconds:
 #   1. setuptools < 70 while building: its setup.py imports pkg_resources;
 #   2. --no-build-isolation: it must compile against the torch installed in the venv;
 #   3. -std=c++14/-std=c++17 in its setup.py raised to -std=c++20, which torch's headers need.
 #
-# Idempotent: a venv whose stamp matches the requirement files is left as it is.
+# Idempotent: a venv whose stamp matches the requirement files, torch and ops is left as it is.
 # mmcv's ops are built with CUDA kernels where nvcc and an NVIDIA GPU are present, for the CPU
-# only elsewhere (mmcds/utils/mmcv_ops.py decides and says why); one wheel is cached per flavour.
-# Environment: MMCDS_VENV, MMCDS_CACHE, PYTHON (interpreter for the venv, Python 3.11),
-# MAX_JOBS (compile jobs, default: number of cores), MMCDS_MMCV_CUDA=1/0 to force CUDA/CPU ops.
+# only elsewhere (mmcds/utils/mmcv_ops.py decides and says why); CUDA kernels are compiled for
+# TORCH_CUDA_ARCH_LIST, by default the architectures of the GPUs torch (or nvidia-smi) sees.
+# Environment: MMCDS_VENV, MMCDS_CACHE, PYTHON (interpreter for a new venv, Python 3.10-3.13),
+# MAX_JOBS (compile jobs, default: number of cores), MMCDS_MMCV_CUDA=1/0 to force CUDA/CPU ops,
+# TORCH_CUDA_ARCH_LIST (e.g. "8.0;9.0").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,12 +42,34 @@ on_error() {
 }
 trap on_error ERR
 
+ENVIRONMENT="$ROOT/mmcds/utils/environment.py"
+OPS="$ROOT/mmcds/utils/mmcv_ops.py"
+
+STEP="check the Python version (supported: mmcds/utils/environment.py)"
+if [[ -x "$VENV/bin/python" ]]; then
+    "$VENV/bin/python" -I "$ENVIRONMENT" check-python
+else
+    "$PYTHON" -I "$ENVIRONMENT" check-python
+fi
+
 STEP="decide which mmcv ops to build (MMCDS_MMCV_CUDA: 0 or 1)"
-flavour=$("$PYTHON" -I "$ROOT/mmcds/utils/mmcv_ops.py" flavour)
+flavour=$("$PYTHON" -I "$OPS" flavour)
+
+# The installed version of a distribution in the venv (empty if none), without importing it.
+venv_version() {
+    [[ -x "$VENV/bin/python" ]] || return 0
+    "$VENV/bin/python" -I -c 'import sys
+from importlib.metadata import PackageNotFoundError, version
+try:
+    print(version(sys.argv[1]))
+except PackageNotFoundError:
+    pass' "$1"
+}
 
 stamp_of_inputs() {
     { cat "$ROOT"/requirements/*.txt "$ROOT/scripts/install.sh" "$ROOT/setup.py"
-      echo "mmcv ops: $flavour"; } | sha256sum | cut -d' ' -f1
+      echo "mmcv ops: $flavour ${TORCH_CUDA_ARCH_LIST:-}; torch: $(venv_version torch)"
+    } | sha256sum | cut -d' ' -f1
 }
 
 STAMP_FILE="$VENV/.mmcds-install-stamp"
@@ -50,8 +81,6 @@ fi
 STEP="create the virtual environment"
 if [[ ! -x "$VENV/bin/python" ]]; then
     say "creating virtual environment $VENV with $PYTHON"
-    "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), \
-        f"Python 3.11 is needed (torch 2.14.1 wheels on this machine are cp311); got {sys.version}"'
     "$PYTHON" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
@@ -65,13 +94,51 @@ quiet_pip() {
     return "$status"
 }
 
-STEP="install torch 2.14.1, torchvision 0.29.1 and the mmcv build tools"
-say "$STEP (several GB on a fresh machine; pip takes torch from the local disk where it can)"
+torch_version=$(venv_version torch)
+if [[ -n "$torch_version" ]]; then
+    STEP="check the installed torch $torch_version"
+    "$PY" -I "$ENVIRONMENT" check-torch "$torch_version"
+    say "keeping torch $torch_version of $VENV"
+    wanted=$("$PY" -I "$ENVIRONMENT" torchvision-for "$torch_version")
+    have=$(venv_version torchvision)
+    if [[ -z "$have" ]]; then
+        STEP="install torchvision $wanted, the release of torch $torch_version (no other package changes)"
+        say "$STEP"
+        index=()
+        if [[ "$torch_version" == *+* ]]; then  # a build of PyTorch's own index, e.g. +cu121
+            index=(--extra-index-url "https://download.pytorch.org/whl/${torch_version#*+}")
+        fi
+        quiet_pip install -q --no-deps ${index[@]+"${index[@]}"} "torchvision==$wanted"
+    elif [[ "${have%%+*}" != "${wanted%.*}."* ]]; then
+        STEP="check torchvision"
+        echo "[mmcds install] torchvision $have is not the release of torch $torch_version" \
+             "(torchvision $wanted is): install that one from where your torch came from" >&2
+        false
+    fi
+else
+    STEP="install torch and torchvision (requirements/torch.txt)"
+    say "$STEP: several GB on a fresh machine; pip takes torch from the local disk where it can"
+    quiet_pip install -q -r "$ROOT/requirements/torch.txt"
+    torch_version=$(venv_version torch)
+fi
+STEP="install the mmcv build tools"
 quiet_pip install -q -r "$ROOT/requirements/build.txt"
 
 STEP="install mmcv $MMCV_VERSION with compiled ops"
-torch_tag=$("$PY" -c 'import sys, torch; v = torch.__version__.split("+")[0]; print(f"torch{v}-cp{sys.version_info[0]}{sys.version_info[1]}")')
-WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV_VERSION-$torch_tag-$flavour"
+arch_list=""
+if [[ "$flavour" == "cuda" ]]; then
+    STEP="find the CUDA architectures to compile mmcv's ops for (TORCH_CUDA_ARCH_LIST)"
+    if [[ -z "$("$PY" -I -c 'import torch; print(torch.version.cuda or "")')" ]]; then
+        echo "[mmcds install] torch $torch_version is a CPU-only build, so mmcv's CUDA ops" \
+             "cannot be built against it: install a CUDA build of torch, or" \
+             "MMCDS_MMCV_CUDA=0 for CPU ops" >&2
+        false
+    fi
+    arch_list=$("$PY" -I "$OPS" cuda-arch-list)
+    say "CUDA ops for architectures $arch_list (TORCH_CUDA_ARCH_LIST)"
+fi
+STEP="install mmcv $MMCV_VERSION with compiled ops"
+WHEEL_DIR="$CACHE/wheels/$("$PY" -I "$OPS" wheel-key "$flavour" ${arch_list:+"$arch_list"})"
 mmcv_ok() {
     "$PY" - <<EOF 2>/dev/null || return 1
 import mmcv, mmcv.ops
@@ -101,7 +168,9 @@ else
         fi
         STEP="compile mmcv $MMCV_VERSION (MMCV_WITH_OPS=1)"
         cuda_env=(CUDA_VISIBLE_DEVICES= FORCE_CUDA=0)
-        if [[ "$flavour" == "cuda" ]]; then cuda_env=(FORCE_CUDA=1); fi
+        if [[ "$flavour" == "cuda" ]]; then
+            cuda_env=(FORCE_CUDA=1 "TORCH_CUDA_ARCH_LIST=$arch_list")
+        fi
         env "${cuda_env[@]}" MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
             "${PIP[@]}" wheel --no-deps --no-build-isolation -w "$build_dir/dist" "$src" \
             > "$build_dir/build.log" 2>&1 || { tail -n 40 "$build_dir/build.log" >&2; false; }

@@ -266,3 +266,158 @@ def test_stacked_stages_equal_one_call_per_stage(labelled):
     terms = model.contrastive_losses(list(stages), samples)
     assert list(terms) == [f'loss_cds_stage{k}' for k in (1, 2, 3, 4)]
     torch.testing.assert_close(torch.stack(list(terms.values())), one_by_one.detach())
+
+
+# ---------------------------------------------------------------- issue #22, 3
+def test_compile_modes_reach_the_config_and_the_reference():
+    from mmcds.experiments.benchmark_config import (apply_switch, compile_options,
+                                                    parse_switch)
+    assert parse_switch('amp+compile=reduce-overhead') == ('amp',
+                                                           'compile=reduce-overhead')
+    with pytest.raises(ValueError, match="'fastest' is no torch.compile mode"):
+        parse_switch('compile=fastest')
+    with pytest.raises(ValueError, match='compiles twice'):
+        parse_switch('compile+compile=max-autotune')
+    with pytest.raises(ValueError, match="unknown switch 'amp=bf16'"):
+        parse_switch('amp=bf16')
+    cfg = Config(dict(compile=dict(dynamic=False)))
+    apply_switch(cfg, parse_switch('compile=reduce-overhead'))
+    assert cfg.compile == dict(dynamic=False, mode='reduce-overhead')
+    cfg = Config(dict())
+    apply_switch(cfg, ('compile', ))
+    assert cfg.compile is True  # mmengine's default torch.compile
+    apply_switch(cfg, ('compile', ), compile_backend='eager')
+    assert cfg.compile == dict(backend='eager')
+    assert compile_options(('amp', ), 'eager') is None
+
+
+def test_compile_switch_compiles_train_step_and_reference_with_the_mode(
+        small_cifar10, tmp_path, monkeypatch):
+    """What torch.compile is called with for a compile=<mode> row: the runner's
+    train_step (through mmengine's `compile` setting) and the plain CDS step."""
+    from mmcds.experiments import benchmark
+    calls = []
+
+    def recording_compile(function, **options):
+        calls.append((getattr(function, '__name__', type(function).__name__), options))
+        return function
+
+    monkeypatch.setattr(torch, 'compile', recording_compile)
+    cfg = prepare_config(CONFIGS['cds'], dict(NARROW), data_root=small_cifar10,
+                         batch_size=4, num_workers=0, work_dir=str(tmp_path))
+    rows = benchmark.build_rows({'CDS': cfg}, [('compile=max-autotune', )],
+                                compile_backend='eager')
+    assert [row.label for row in rows] == ['CDS compile=max-autotune',
+                                           'plain CDS compile=max-autotune']
+    assert calls == [('train_step', dict(mode='max-autotune', backend='eager')),
+                     ('losses', dict(mode='max-autotune', backend='eager'))]
+
+
+@pytest.mark.parametrize('config', ['configs/cds/resnet50_8xb32_in1k.py',
+                                    'configs/cds/resnet18_1xb128_cifar100.py'])
+def test_imagenet_and_cifar100_configs_read_class_folders(config, small_cifar10,
+                                                          tmp_path):
+    """--data-root turns ImageNet's and CIFAR-100's data sets into class-folder
+    CustomDatasets (CIFAR's pipeline, made for decoded arrays, gets a loader)."""
+    from mmpretrain.registry import DATASETS
+    cfg = prepare_config(config, data_root=small_cifar10, batch_size=2,
+                         work_dir=str(tmp_path))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        assert dataset.type == 'CustomDataset' and 'split' not in dataset
+        assert dataset.pipeline[0]['type'] == 'LoadImageFromFile'
+        assert [step['type'] for step in dataset.pipeline].count(
+            'LoadImageFromFile') == 1
+    assert cfg.val_dataloader.persistent_workers is False
+    train = DATASETS.build(cfg.train_dataloader.dataset)
+    assert len(train) == 20 and len(train.metainfo['classes']) == 10
+    views = train[0]['inputs']
+    assert len(views) == 2 and views[0].shape[0] == 3  # CDS: two views of one image
+
+
+def test_predictions_are_timed_after_training_with_the_collector_held(monkeypatch):
+    """run_rounds: every timed training step before the first timed prediction
+    (right after its own steps a row's loader workers refill their queue, on the CPU
+    that launches the prediction), gc off while timing, rows rotated."""
+    import gc
+
+    from mmcds.experiments import benchmark
+    events = []
+
+    class StubRow(benchmark.Row):
+        def __init__(self, label):
+            super().__init__(label, label, ())
+            self.device = torch.device('cpu')
+            self.predict_batch_size = 2
+
+        def train_step(self):
+            events.append(('train', self.label, gc.isenabled()))
+            return 0.0, 0.001
+
+        def predict(self):
+            events.append(('predict', self.label, gc.isenabled()))
+            return 0.001
+
+    rows = [StubRow('a'), StubRow('b')]
+    benchmark.run_rounds(rows, warmup=1, steps=2, rounds=2, predict_steps=1)
+    timed = events[4:]  # after the warm-up (a train + predict per row)
+    kinds = [kind for kind, _, _ in timed]
+    last_train = len(kinds) - 1 - kinds[::-1].index('train')
+    untimed_predicts = 2
+    assert kinds[:8] == ['train'] * 8 and last_train == 7
+    assert kinds[8:] == ['predict'] * (untimed_predicts + 4)
+    timed_predicts = timed[8 + untimed_predicts:]
+    assert [label for _, label, _ in timed_predicts] == ['a', 'b', 'b', 'a']
+    assert not any(enabled for _, _, enabled in timed[:8] + timed_predicts)
+    assert gc.isenabled()
+
+
+def ops_of_predict(model, switch):
+    """The aten operators of one predict-mode ``test_step`` with their dtypes and
+    memory formats, under the benchmark's autocast and ChannelsLastHook."""
+    from types import SimpleNamespace
+
+    from mmcds.engine import ChannelsLastHook
+    if 'channels_last' in switch:
+        ChannelsLastHook.convert(SimpleNamespace(model=model))
+    model.eval()
+    batch = dict(inputs=torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8),
+                 data_samples=[DataSample().set_gt_label(1) for _ in range(2)])
+
+    def describe(x):
+        if not isinstance(x, torch.Tensor):
+            return ''
+        nhwc = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) \
+            and not x.is_contiguous()
+        return f'{x.dtype}{tuple(x.shape)}{"nhwc" if nhwc else ""}'
+
+    class Ops(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            self.ops.append((str(func), tuple(describe(a) for a in args), describe(out)))
+            return out
+
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16,
+                                         enabled='amp' in switch):
+        with Ops() as ops:
+            model.test_step(deepcopy(batch))
+    return ops.ops
+
+
+@pytest.mark.parametrize('switch', [(), ('amp', ), ('channels_last', ),
+                                    ('amp', 'channels_last')])
+def test_predict_runs_ce_operators_in_ce_dtypes_and_layouts(switch):
+    """Every multi-exit method's predict is CE's operator for operator, with the
+    same dtypes (autocast) and memory formats (ChannelsLastHook), under each switch."""
+    reference = ops_of_predict(narrow_model('ce'), switch)
+    assert len(reference) > 50
+    if 'amp' in switch:
+        assert any('bfloat16' in out for _, _, out in reference)
+    if 'channels_last' in switch:
+        assert any('nhwc' in out for _, _, out in reference)
+    for method in ('dsn', 'dks', 'selfcon', 'cds'):
+        assert ops_of_predict(narrow_model(method), switch) == reference, method

@@ -1,13 +1,29 @@
-"""The installed stack: versions, compiled mmcv ops, registries, config scopes."""
+"""The installed stack: versions, compiled mmcv ops, registries, config scopes; what
+`pip install` changes in an environment that has torch (issue #22, 1)."""
 import argparse
+import os
 import os.path as osp
+import subprocess
+import sys
+import sysconfig
 
 import pytest
 import torch
 from mmengine.config import Config
 
 import mmcds
-from conftest import load_tool
+from conftest import REPO_ROOT, load_tool
+from mmcds.utils.environment import TORCH_RANGE, release, torch_problem, torchvision_for
+
+
+def requirement_lines(name):
+    """The requirement lines of requirements/<name>.txt, as setup.py reads them."""
+    namespace = {}
+    with open(osp.join(REPO_ROOT, 'setup.py')) as f:
+        source = f.read()
+    exec(source[:source.index('setup(')], namespace)  # the helpers, not setup()
+    return namespace['parse_requirements'](osp.join(REPO_ROOT, 'requirements',
+                                                    f'{name}.txt'))
 
 
 def test_versions():
@@ -15,10 +31,59 @@ def test_versions():
     import mmdet
     import mmengine
     import mmpretrain
-    assert torch.__version__.split('+')[0] == '2.14.1'
+    # torch is the environment's (pinned in requirements/torch.txt where the installer
+    # created the environment): any release of the supported range
+    assert torch_problem(torch.__version__) is None
     assert (mmengine.__version__, mmcv.__version__, mmpretrain.__version__,
             mmdet.__version__) == ('0.10.7', '2.1.0', '1.2.0', '3.3.0')
     assert mmcds.__version__ == '0.1.0'
+
+
+def test_torch_is_pinned_for_the_installer_only():
+    """install_requires names no torch (a user's CUDA build stays); the installer's
+    pinned pair is inside the range import mmcds accepts, and torchvision is the
+    release of that torch."""
+    runtime = requirement_lines('runtime')
+    assert not [line for line in runtime
+                if line.split('=')[0].split('<')[0].split('>')[0].strip()
+                in ('torch', 'torchvision')], runtime
+    pinned = dict(line.split('==') for line in requirement_lines('torch'))
+    assert set(pinned) == {'torch', 'torchvision'}
+    assert torch_problem(pinned['torch']) is None
+    assert pinned['torchvision'] == torchvision_for(pinned['torch'])
+    assert release(pinned['torch'])[:2] < TORCH_RANGE[1]
+
+
+def test_editable_install_keeps_the_installed_torch(tmp_path):
+    """`pip install -e .` (dependencies resolved, no index) into an environment that
+    sees this one's packages, torch among them: nothing but mmcds is installed, the
+    torch it imports is the same file, and mmcds comes from this checkout."""
+    site = sysconfig.get_paths()['purelib']
+    base = getattr(sys, '_base_executable', sys.executable)
+    venv = tmp_path / 'venv'
+    subprocess.run([base, '-m', 'venv', '--without-pip', str(venv)], check=True)
+    python = str(venv / 'bin' / 'python')
+    venv_site = subprocess.run([python, '-c', 'import sysconfig; print(sysconfig.'
+                                "get_paths()['purelib'])"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+    with open(osp.join(venv_site, 'this-stack.pth'), 'w') as f:
+        f.write(site + '\n')  # a path line: torch & co. are visible, not installed here
+    env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK='1')
+    env.pop('PYTHONPATH', None)
+    out = subprocess.run([python, '-m', 'pip', 'install', '--no-index',
+                          '--no-build-isolation', '-e', REPO_ROOT],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert 'Successfully installed mmcds-' in out.stdout
+    installed = out.stdout.split('Successfully installed')[-1].split()
+    assert installed == [f'mmcds-{mmcds.__version__}'], installed
+    check = subprocess.run([python, '-c', 'import torch, mmcds; print(torch.__file__); '
+                            'print(torch.__version__); print(mmcds.__file__)'],
+                           capture_output=True, text=True, env=env, cwd=str(tmp_path),
+                           timeout=300)
+    assert check.returncode == 0, check.stderr[-2000:]
+    assert check.stdout.split() == [torch.__file__, torch.__version__,
+                                    osp.join(REPO_ROOT, 'mmcds', '__init__.py')]
 
 
 def test_compiled_nms_and_roi_align():
@@ -85,19 +150,66 @@ def test_amp_flag_picks_a_wrapper_that_runs_here():
     assert cfg.optim_wrapper.type == expected
 
 
-def test_cpu_amp_wrapper_autocasts_to_bfloat16():
+@pytest.mark.parametrize('wrapper_type', ['CPUAmpOptimWrapper', 'BF16AmpOptimWrapper'])
+def test_bf16_wrappers_autocast_without_scaling(wrapper_type):
     from mmengine.registry import OPTIM_WRAPPERS
     layer = torch.nn.Linear(4, 4)
     wrapper = OPTIM_WRAPPERS.build(dict(
-        type='CPUAmpOptimWrapper', optimizer=torch.optim.SGD(layer.parameters(), lr=0.1)))
+        type=wrapper_type, optimizer=torch.optim.SGD(layer.parameters(), lr=0.1)))
+    assert not hasattr(wrapper, 'loss_scaler')
     before = layer.weight.detach().clone()
     with wrapper.optim_context(layer):
         out = layer(torch.randn(2, 4))
-    assert out.dtype == torch.bfloat16
+    assert out.dtype == torch.bfloat16  # autocast on the layer's device (the CPU here)
     wrapper.update_params(out.float().sum())
     # The step updated the float32 master weights (no loss scaling in between).
     assert layer.weight.dtype == torch.float32 and layer.weight.grad is None
     assert not torch.equal(layer.weight, before)
+    with pytest.raises(ValueError, match=f'{wrapper_type}.dtype: only "bfloat16"'):
+        OPTIM_WRAPPERS.build(dict(type=wrapper_type, dtype='float16',
+                                  optimizer=torch.optim.SGD(layer.parameters(), lr=0.1)))
+
+
+@pytest.mark.parametrize('scope, cuda, bf16, dtype, expected', [
+    ('mmpretrain', False, False, None, 'CPUAmpOptimWrapper'),
+    ('mmpretrain', True, True, None, 'BF16AmpOptimWrapper'),   # A100/H100/H200
+    ('mmpretrain', True, False, None, 'AmpOptimWrapper'),      # V100, T4: fp16 + scaling
+    ('mmdet', True, True, None, 'AmpOptimWrapper'),            # mmcv's CUDA ops: fp16
+    ('mmpretrain', True, True, 'float16', 'AmpOptimWrapper'),  # the config asks for fp16
+])
+def test_amp_choice(scope, cuda, bf16, dtype, expected):
+    from mmcds.engine.amp import amp_optim_wrapper
+    chosen = amp_optim_wrapper(scope, cuda=cuda, bf16=bf16, dtype=dtype)
+    assert chosen['type'] == expected
+    assert chosen.get('loss_scale') == ('dynamic' if expected == 'AmpOptimWrapper'
+                                        else None)
+
+
+def test_amp_refuses_a_detector_on_the_cpu():
+    """bfloat16 (the CPU's autocast type) reaches mmcv's CPU NMS, which takes float32
+    only: one line at start instead of a crash in the first iteration."""
+    from mmcds.engine.amp import amp_optim_wrapper
+    with pytest.raises(SystemExit, match='--amp: a detector cannot train under '
+                       'autocast on the CPU') as stop:
+        amp_optim_wrapper('mmdet', cuda=False)
+    assert '\n' not in str(stop.value)
+
+
+def test_amp_drops_loss_scaling_for_the_bf16_wrappers(monkeypatch):
+    """A loss_scale in the config stays for fp16 scaling and goes where nothing scales
+    (the bf16 wrappers would refuse the argument)."""
+    from mmcds.engine import amp
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', loss_scale=512.,
+                                         optimizer=dict(type='SGD', lr=0.1))))
+    for cuda, bf16, expected, scale in [(True, True, 'BF16AmpOptimWrapper', None),
+                                        (True, False, 'AmpOptimWrapper', 512.),
+                                        (False, False, 'CPUAmpOptimWrapper', None)]:
+        monkeypatch.setattr(amp.torch.cuda, 'is_available', lambda cuda=cuda: cuda)
+        monkeypatch.setattr(amp, 'native_bf16', lambda bf16=bf16: bf16)
+        edited = Config(cfg.to_dict())
+        amp.use_amp(edited)
+        assert edited.optim_wrapper.type == expected
+        assert edited.optim_wrapper.get('loss_scale') == scale
 
 
 def test_color_jitter_with_negative_hue_under_numpy2():

@@ -9,11 +9,12 @@ noise from a shared machine hits every row alike; ratios are taken round by roun
 and reported as median [min-max] over the rounds.
 """
 import ctypes
+import gc
 import os
 import os.path as osp
 import statistics
-import tempfile
 import time
+from contextlib import contextmanager
 from copy import deepcopy
 from typing import Dict, List, Optional, Sequence
 
@@ -22,44 +23,15 @@ from mmengine.config import Config
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
-from ..utils.launch import apply_tool_dataloader_defaults, use_amp
+from .benchmark_config import (SWITCHES, apply_switch, compile_options,  # noqa: F401
+                               parse_switch, prepare_config, switch_name)
 from .plain_cds import PlainCDSStep
 from .report import markdown_table
 
-SWITCHES = ('eager', 'channels_last', 'amp', 'compile')
 METHOD_NAMES = {'ImageClassifier': 'CE', 'DSNClassifier': 'DSN',
                 'DKSClassifier': 'DKS', 'SelfConClassifier': 'SelfCon',
                 'CDSClassifier': 'CDS'}
 REFERENCE = 'plain CDS'
-
-
-def parse_switch(text: str) -> tuple:
-    """``'eager'`` -> (); ``'channels_last+amp'`` -> ('amp', 'channels_last')."""
-    names = tuple(sorted({s for s in text.split('+') if s and s != 'eager'}))
-    unknown = [s for s in names if s not in SWITCHES]
-    if unknown or not text:
-        raise ValueError(f'benchmark --switches: unknown switch {text!r}; use '
-                         f'{", ".join(SWITCHES)} or a "+" of them')
-    return names
-
-
-def switch_name(switch: tuple) -> str:
-    return '+'.join(switch) or 'eager'
-
-
-def apply_switch(cfg: Config, switch: tuple) -> None:
-    """Turn the switches on in ``cfg`` the way a user does.
-
-    ``amp``: what ``tools/train.py --amp`` does (``use_amp``); ``channels_last``: a
-    ``ChannelsLastHook`` in ``custom_hooks``; ``compile``: mmengine's ``compile=True``
-    (``torch.compile`` of ``train_step``)."""
-    if 'amp' in switch:
-        use_amp(cfg)
-    if 'channels_last' in switch:
-        cfg.custom_hooks = list(cfg.get('custom_hooks', None) or []) + [
-            dict(type='ChannelsLastHook')]
-    if 'compile' in switch:
-        cfg.compile = True
 
 
 def sync(device: torch.device) -> None:
@@ -146,22 +118,43 @@ class Row:
         self.predict_batch_size = 0
         self.first_step_s = float('nan')  # the first warm-up step, compiling included
 
-    def measure(self, steps: int, predict_steps: int, memory: PeakMemory) -> None:
-        """``steps`` timed training steps then ``predict_steps`` timed predictions;
-        the round's medians are kept for the round-by-round ratios."""
+    def measure(self, steps: int, memory: PeakMemory) -> None:
+        """``steps`` timed training steps; the round's median is kept for the
+        round-by-round ratios."""
         step_s = []
-        for _ in range(steps):
-            memory.start()
-            data_s, compute_s = self.train_step()
-            self.memory.append(memory.stop())
-            self.data_s.append(data_s)
-            step_s.append(compute_s)
+        with quiet_collector():
+            for _ in range(steps):
+                memory.start()
+                data_s, compute_s = self.train_step()
+                self.memory.append(memory.stop())
+                self.data_s.append(data_s)
+                step_s.append(compute_s)
         self.step_s += step_s
         self.round_step_s.append(statistics.median(step_s))
-        if predict_steps and self.predict_batch_size:
+
+    def measure_predict(self, predict_steps: int) -> None:
+        """``predict_steps`` timed predictions; the round's median kept."""
+        if not (predict_steps and self.predict_batch_size):
+            return
+        with quiet_collector():
             predict_s = [self.predict() for _ in range(predict_steps)]
-            self.predict_s += predict_s
-            self.round_predict_s.append(statistics.median(predict_s))
+        self.predict_s += predict_s
+        self.round_predict_s.append(statistics.median(predict_s))
+
+
+@contextmanager
+def quiet_collector():
+    """Python's garbage collector run before and held off during timed work (as
+    ``timeit`` does): a collection of what an earlier row left would otherwise land
+    in whichever row happens to run next."""
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class RunnerRow(Row):
@@ -175,11 +168,13 @@ class RunnerRow(Row):
     """
 
     def __init__(self, label: str, cfg: Config, switch: tuple,
-                 predict_batch_size: Optional[int] = None):
+                 predict_batch_size: Optional[int] = None,
+                 compile_backend: Optional[str] = None):
         method = METHOD_NAMES.get(cfg.model.type, cfg.model.type)
         super().__init__(label, method, switch)
         cfg = deepcopy(cfg)
-        apply_switch(cfg, switch)
+        apply_switch(cfg, switch, compile_backend)
+        self.compile_options = compile_options(switch, compile_backend)
         runner = Runner.from_cfg(cfg)
         runner._train_loop = runner.build_train_loop(runner._train_loop)
         runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
@@ -252,7 +247,7 @@ class ReferenceRow(Row):
             deepcopy(cds_row.module), optimizer,
             amp_dtype=cds_row.amp_dtype if 'amp' in self.switch else None,
             channels_last='channels_last' in self.switch,
-            compile='compile' in self.switch)
+            compile=cds_row.compile_options)
 
     def train_step(self):
         start = time.perf_counter()
@@ -265,38 +260,10 @@ class ReferenceRow(Row):
         return loaded - start, time.perf_counter() - loaded
 
 
-def prepare_config(path: str, cfg_options: Optional[dict] = None,
-                   data_root: Optional[str] = None, train_subset: Optional[int] = None,
-                   batch_size: Optional[int] = None, num_workers: Optional[int] = None,
-                   work_dir: Optional[str] = None) -> Config:
-    """A config as ``tools/train.py`` prepares it, plus the benchmark's overrides."""
-    from .config_edit import use_class_folders
-    cfg = Config.fromfile(path)
-    apply_tool_dataloader_defaults(
-        cfg, ['train_dataloader', 'val_dataloader', 'test_dataloader'], training=True)
-    if data_root is not None:
-        use_class_folders(cfg, data_root, train_subset=train_subset,
-                          test_subset=batch_size or cfg.train_dataloader.batch_size)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if cfg.get(loader, None) is None:
-            continue
-        if batch_size is not None:
-            cfg[loader].batch_size = batch_size
-        if num_workers is not None:
-            cfg[loader].num_workers = num_workers
-            if num_workers == 0:
-                cfg[loader].persistent_workers = False
-    cfg.work_dir = work_dir or tempfile.mkdtemp(prefix='mmcds_benchmark_')
-    cfg.launcher = 'none'
-    cfg.log_level = 'WARNING'
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
-
-
 def build_rows(cfgs: Dict[str, Config], switches: Sequence[tuple],
                reference: bool = True,
-               predict_batch_size: Optional[int] = None) -> List[Row]:
+               predict_batch_size: Optional[int] = None,
+               compile_backend: Optional[str] = None) -> List[Row]:
     """A :class:`RunnerRow` per config and switch set, and a reference row per
     switch set for the first CDS config."""
     rows = []
@@ -304,7 +271,7 @@ def build_rows(cfgs: Dict[str, Config], switches: Sequence[tuple],
         cds_row = None
         for label, cfg in cfgs.items():
             row = RunnerRow(f'{label} {switch_name(switch)}', cfg, switch,
-                            predict_batch_size)
+                            predict_batch_size, compile_backend)
             rows.append(row)
             if cds_row is None and row.method == 'CDS':
                 cds_row = row
@@ -316,8 +283,15 @@ def build_rows(cfgs: Dict[str, Config], switches: Sequence[tuple],
 
 def run_rounds(rows: Sequence[Row], warmup: int, steps: int, rounds: int,
                predict_steps: int) -> None:
-    """Warm every row up, then ``rounds`` rounds of ``steps`` timed steps (and
-    ``predict_steps`` predictions) per row, the row order rotated every round."""
+    """Warm every row up, then ``rounds`` rounds of ``steps`` timed training steps
+    per row, then (after one untimed round) ``rounds`` rounds of ``predict_steps``
+    predictions per row, the row order rotated every round.
+
+    Predictions are timed apart from training: right after a row's training steps
+    its loader's workers refill their queue (for CDS, two augmented views per
+    image), and that work on the CPU would slow a predict step that launches
+    kernels from the same CPU, charging one method's data pipeline to its
+    inference."""
     if not rows:
         return
     memory = PeakMemory(rows[0].device)
@@ -329,9 +303,21 @@ def run_rounds(rows: Sequence[Row], warmup: int, steps: int, rounds: int,
         if predict_steps and row.predict_batch_size:
             row.predict()
     for index in range(rounds):
-        shift = index % len(rows)
-        for row in list(rows[shift:]) + list(rows[:shift]):
-            row.measure(steps, predict_steps, memory)
+        for row in rotated(rows, index):
+            row.measure(steps, memory)
+    if not predict_steps:
+        return
+    for row in rows:
+        if row.predict_batch_size:
+            row.predict()
+    for index in range(rounds):
+        for row in rotated(rows, index):
+            row.measure_predict(predict_steps)
+
+
+def rotated(rows: Sequence[Row], shift: int) -> List[Row]:
+    shift %= len(rows)
+    return list(rows[shift:]) + list(rows[:shift])
 
 
 def round_ratio(row: Row, base: Optional[Row], field: str = 'round_step_s') -> str:

@@ -5,7 +5,7 @@ What ``CDSClassifier`` computes, written as few lines of plain PyTorch as possib
 on the same modules, so that ``tools/analysis_tools/benchmark.py`` can tell what the
 framework adds to a CDS step.
 """
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -51,15 +51,18 @@ class PlainCDSStep:
         model (CDSClassifier): whose modules (and weights) are used, not copied.
         optimizer (dict): ``type='SGD'`` and its arguments (a config's
             ``optim_wrapper.optimizer``).
-        amp_dtype (torch.dtype, optional): autocast dtype (bfloat16 on the CPU;
-            float16 on CUDA, then with a dynamic ``GradScaler`` as
+        amp_dtype (torch.dtype, optional): autocast dtype, the CDS row's: bfloat16
+            without scaling (the CPU, and GPUs with native bfloat16, as
+            ``BF16AmpOptimWrapper``), or float16 with a dynamic ``GradScaler`` (as
             ``AmpOptimWrapper``); None runs in float32.
         channels_last (bool): feed the backbone NHWC inputs.
-        compile (bool): ``torch.compile`` the forward and loss.
+        compile (bool | dict, optional): ``torch.compile`` the forward and loss
+            (a dict: its keyword arguments, e.g. ``dict(mode='reduce-overhead')``).
     """
 
     def __init__(self, model, optimizer: dict, amp_dtype: Optional[torch.dtype] = None,
-                 channels_last: bool = False, compile: bool = False):
+                 channels_last: bool = False,
+                 compile: Union[bool, dict, None] = None):
         owner = 'PlainCDSStep'
         neck = type(model.neck).__name__ if model.with_neck else None
         loss = model.cds_loss
@@ -98,7 +101,9 @@ class PlainCDSStep:
         # fp16 needs loss scaling, as AmpOptimWrapper's dynamic scaler does.
         self.scaler = torch.amp.GradScaler() if amp_dtype == torch.float16 else None
         self.channels_last = channels_last
-        self.forward_loss = torch.compile(self.losses) if compile else self.losses
+        options = compile if isinstance(compile, dict) else {}
+        self.forward_loss = self.losses if compile is None or compile is False \
+            else torch.compile(self.losses, **options)
 
     def losses(self, views: Sequence[torch.Tensor],
                labels: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:

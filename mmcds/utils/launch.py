@@ -88,16 +88,11 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
 
 def use_amp(cfg: Config) -> None:
-    """What ``--amp`` does to ``cfg.optim_wrapper`` (tools/train.py, benchmark.py).
-
-    On CUDA mmengine's ``AmpOptimWrapper`` (fp16 autocast, dynamic loss scaling, as
-    mmpretrain's tools/train.py sets it); without CUDA ``CPUAmpOptimWrapper``
-    (bfloat16 autocast, no scaling needed)."""
-    if torch.cuda.is_available():
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    else:
-        cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+    """What ``--amp`` does to ``cfg.optim_wrapper`` (tools/train.py, benchmark.py):
+    :func:`mmcds.engine.amp.use_amp` (bfloat16 without loss scaling where the GPU has
+    it, fp16 with dynamic scaling on other GPUs and for detectors, bfloat16 on the CPU)."""
+    from ..engine.amp import use_amp as amp
+    amp(cfg)
 
 
 # Top-level fields the runner (Runner.from_cfg, Runner.__init__) and the tools read

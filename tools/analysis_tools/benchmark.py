@@ -27,10 +27,15 @@ def parse_args(argv=None):
     parser.add_argument(
         '--switches', nargs='+', default=['eager'],
         help='switch sets to measure, each a row per config: eager, channels_last, '
-        'amp, compile, or a "+" of them (e.g. channels_last+amp)')
+        'amp, compile, compile=<torch.compile mode> (e.g. compile=reduce-overhead: '
+        'CUDA graphs), or a "+" of them (e.g. channels_last+amp)')
     parser.add_argument('--amp', action='store_true',
                         help='add amp to every switch set (as tools/train.py --amp: '
-                        'bfloat16 autocast on the CPU, fp16 on CUDA)')
+                        'bfloat16 without loss scaling on the CPU and on GPUs with '
+                        'native bfloat16, fp16 with scaling on other GPUs)')
+    parser.add_argument('--compile-backend',
+                        help='torch.compile backend of the compile switches (default: '
+                        "torch's, inductor); 'eager' only traces")
     parser.add_argument('--warmup', type=int, default=3,
                         help='untimed training steps per row first')
     parser.add_argument('--steps', type=int, default=3,
@@ -80,7 +85,8 @@ def main(argv=None) -> str:
     started = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
     header = f'{started}; {machine_description()}'
     rows = build_rows(cfgs, switches, reference=not args.no_reference,
-                      predict_batch_size=args.batch_size)
+                      predict_batch_size=args.batch_size,
+                      compile_backend=args.compile_backend)
     run_rounds(rows, args.warmup, args.steps, args.rounds, args.predict_steps)
     footer = f'after: {machine_description()}'
     switch_text = ', '.join(switch_name(s) for s in switches)

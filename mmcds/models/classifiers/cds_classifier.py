@@ -1,9 +1,11 @@
 """Contrastive Deep Supervision (Zhang et al., ECCV 2022)."""
 import copy
+import inspect
 from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -155,13 +157,43 @@ class CDSClassifier(MultiExitClassifier):
 
     def labelled_head_loss(self, neck_out, data_samples: List[DataSample],
                            labels: torch.Tensor) -> dict:
-        """The head's loss on the labelled images (``labels >= 0``) only.
+        """The head's loss on the labelled images (``labels >= 0``) only, read off
+        the device without waiting for it.
 
-        All labelled: ``head.loss`` on the whole batch, unchanged. Otherwise the
-        neck output (a tensor or tuple of tensors, batch first) and the data samples
-        are cut to the labelled images first, so the head's mean runs over them; with
-        none labelled the loss is a 0 that keeps the graph connected.
+        With :math:`m_i = [y_i \\ge 0]` for the N images, the head's loss module gets
+        every image with target :math:`\\max(y_i, 0)` and per-image weight
+        :math:`w_i = m_i\\,N / \\max(1, \\sum_j m_j)`: its mean over N (mmpretrain's
+        ``ClsHead`` averages over N) is then the mean over the labelled images, 0 when
+        there are none (the graph stays connected), and for an all-labelled batch
+        (:math:`w_i = 1`) exactly ``head.loss`` on the batch. Nothing is decided on
+        the host, so a CUDA step does not wait for the GPU here (the earlier
+        ``bool(labelled.all())`` and ``nonzero`` did, every step).
+
+        A head whose loss module takes no ``weight`` gets the labelled images cut
+        out instead (boolean selection: one wait for the device per step).
         """
+        if not self.head_loss_takes_weight:
+            return self._selected_head_loss(neck_out, data_samples, labels)
+        labelled = labels >= 0
+        weight = labelled.float() * (labels.numel() / labelled.sum().clamp(min=1))
+        # 1-D one-element targets (a 0-d label is read with .item() by DataSample)
+        targets = labels.clamp(min=0).split(1)
+        samples = [DataSample().set_gt_label(target) for target in targets]
+        return self.head.loss(neck_out, samples, weight=weight)
+
+    @property
+    def head_loss_takes_weight(self) -> bool:
+        """Whether ``head.loss`` hands a per-image ``weight`` to a loss module that
+        takes it (mmpretrain's ``ClsHead`` family with its classification losses)."""
+        loss_module = getattr(self.head, 'loss_module', None)
+        if not isinstance(self.head, ClsHead) or loss_module is None:
+            return False
+        return 'weight' in inspect.signature(loss_module.forward).parameters
+
+    def _selected_head_loss(self, neck_out, data_samples: List[DataSample],
+                            labels: torch.Tensor) -> dict:
+        """``head.loss`` on the labelled images, cut out of the batch (a 0 that keeps
+        the graph connected when there are none)."""
         labelled = labels >= 0
         if bool(labelled.all()):
             return self.head.loss(neck_out, data_samples)

@@ -169,3 +169,20 @@ def test_weighted_head_loss_is_the_mean_over_the_labelled_images(labels):
     ours.backward()
     assert neck_out[0].grad is not None
     assert model.head_loss_takes_weight
+
+
+def test_non_finite_loss_check_reads_the_host_once_per_step(monkeypatch):
+    """NonFiniteLossHook stops a run before the optimizer step, so it must read the
+    loss on the host between forward and backward; once per step, not once per term
+    (CDS logs five loss terms)."""
+    from mmcds.engine.hooks.non_finite_loss_hook import NonFiniteLossHook
+    terms = {f'loss_cds_stage{k}': torch.tensor(0.5 * k) for k in range(1, 5)}
+    terms.update(loss_cls=torch.tensor(2.3), accuracy=torch.tensor(50.))
+    total = sum(v for k, v in terms.items() if 'loss' in k)
+    reads = HostReads(monkeypatch)
+    with reads:
+        assert NonFiniteLossHook._bad_terms(terms, total) == []
+    assert len(reads.reads) == 1, reads.reads
+    terms['loss_cds_stage3'] = torch.tensor(float('nan'))
+    assert NonFiniteLossHook._bad_terms(terms, total + terms['loss_cds_stage3']) == [
+        'loss_cds_stage3 = nan']

@@ -12,7 +12,7 @@ from typing import Optional
 
 from mmengine.config import Config, ConfigDict
 
-from ..utils.launch import apply_tool_dataloader_defaults, use_amp
+from ..utils.launch import apply_tool_dataloader_defaults, merge_cfg_options, use_amp
 
 SWITCHES = ('eager', 'channels_last', 'amp', 'compile')
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -132,6 +132,5 @@ def prepare_config(path: str, cfg_options: Optional[dict] = None,
     cfg.work_dir = work_dir or tempfile.mkdtemp(prefix='mmcds_benchmark_')
     cfg.launcher = 'none'
     cfg.log_level = 'WARNING'
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    merge_cfg_options(cfg, cfg_options)  # refuses a mistyped top-level key
     return cfg

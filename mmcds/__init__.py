@@ -8,7 +8,10 @@ ours as ``_base_ = 'mmcds::cds/...'`` (:mod:`mmcds.registry`) and adds our model
 to mmpretrain's model list (:mod:`mmcds.utils.model_index`). Configs load it with
 ``custom_imports = dict(imports=['mmcds'], allow_failed_imports=False)``.
 """
-from . import registry  # noqa: F401  the 'mmcds::' config scope
+from .warning_filters import filter_uninformative_warnings
+
+filter_uninformative_warnings()  # first: importing mmengine below warns already
+from . import registry  # noqa: E402,F401  the 'mmcds::' config scope
 from .utils import register_safe_checkpoint_globals
 from .utils.mmcv_compat import patch_mmcv_for_numpy2
 from .version import __version__

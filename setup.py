@@ -21,19 +21,21 @@ def parse_requirements(path):
         return [line for line in lines if line and not line.startswith('-')]
 
 
-# mim: `mim search mmcds` and `mim list` read <location>/mmcds/.mim/model-index.yml, where
-# <location> is the folder pkg_resources found the mmcds distribution in (openmim 0.3.9,
-# mim/commands/search.py load_metadata_from_local, mim/commands/list.py list_package).
-# A regular install puts the file there (package_data). An editable install (PEP 660:
-# `pip install -e .` since setuptools 64, also `setup.py develop` since setuptools 80)
-# puts only its metadata into site-packages and loads the package from this folder, so
-# mim found nothing. Its wheel therefore also carries mmcds/.mim/model-index.yml: this
-# repository's index with its Import paths made absolute (edited metafiles show without
-# reinstalling). That folder has no __init__.py, so the real package must be found on
-# sys.path, not through setuptools' import hook, which Python asks only after every
-# sys.path entry: package_dir={'': '.'} below makes the editable install put this folder
-# on sys.path (a static .pth, as `setup.py develop` did before setuptools 80).
-MIM_INDEX = 'mmcds/.mim/model-index.yml'
+# mim: `mim search mmcds` and `mim list` read <location>/mmcds/.mim/model-index.yml or
+# <location>/mmcds/model-index.yml, where <location> is the folder pkg_resources found
+# the mmcds distribution in (openmim 0.3.9, mim/commands/search.py
+# load_metadata_from_local, mim/commands/list.py list_package). A regular install puts
+# the first there (package_data). An editable install (PEP 660: `pip install -e .` since
+# setuptools 64, also `setup.py develop` since setuptools 80) puts only its metadata
+# into site-packages and loads the package from this folder, so mim found nothing. Its
+# wheel therefore also carries mmcds/model-index.yml: this repository's index with its
+# Import paths made absolute (edited metafiles show without reinstalling; a file
+# directly in mmcds/, so that `pip uninstall` removes the folder with it). That folder
+# has no __init__.py, so the real package must be found on sys.path, not through
+# setuptools' import hook, which Python asks only after every sys.path entry:
+# package_dir={'': '.'} below makes the editable install put this folder on sys.path
+# (a static .pth, as `setup.py develop` did before setuptools 80).
+MIM_INDEX = 'mmcds/model-index.yml'
 
 
 def editable_model_index(root: str) -> str:
@@ -51,7 +53,7 @@ def mim_cmdclass() -> dict:
         return {}
 
     class EditableWheelWithModelIndex(editable_wheel):
-        """The editable wheel, plus ``mmcds/.mim/model-index.yml`` for mim."""
+        """The editable wheel, plus ``mmcds/model-index.yml`` for mim."""
 
         def _select_strategy(self, *args, **kwargs):
             strategy = super()._select_strategy(*args, **kwargs)

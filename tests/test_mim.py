@@ -1,8 +1,9 @@
 """`mim search mmcds` and `mim list` find our model index after an editable install
 (issue #26, 3).
 
-mim (openmim 0.3.9) looks for ``<location>/mmcds/.mim/model-index.yml``, with
-``<location>`` the folder pkg_resources found the mmcds distribution in
+mim (openmim 0.3.9) reads the first of ``<location>/mmcds/.mim/model-index.yml`` and
+``<location>/mmcds/model-index.yml`` that exists, with ``<location>`` the folder
+pkg_resources found the mmcds distribution in
 (``mim.commands.search.load_metadata_from_local`` via ``mim.utils.get_installed_path``,
 and ``mim.commands.list.list_package``). After a PEP 660 editable install that folder is
 site-packages, where no package folder existed; setup.py adds the index there. The
@@ -25,7 +26,9 @@ import mmcds
 from modelindex.load_model_index import load
 
 location = pkg_resources.get_distribution('mmcds').location
-index = osp.join(location, 'mmcds', '.mim', 'model-index.yml')
+index = next(path for path in (osp.join(location, 'mmcds', '.mim', 'model-index.yml'),
+                               osp.join(location, 'mmcds', 'model-index.yml'))
+             if osp.exists(path))
 models = load(index).models
 print(mmcds.__file__)
 print(index)
@@ -81,7 +84,7 @@ def test_editable_install_puts_the_model_index_where_mim_looks(tmp_path):
     # the package itself still comes from the clone, editable ...
     assert imported == str(source / 'mmcds' / '__init__.py')
     # ... and mim's path holds the clone's index, every model of it
-    assert osp.dirname(osp.dirname(osp.dirname(index))) == site_packages
+    assert osp.dirname(osp.dirname(index)) == site_packages
     from modelindex.load_model_index import load
     ours = sorted(model.name for model in load(
         osp.join(REPO_ROOT, 'model-index.yml')).models)
@@ -90,3 +93,10 @@ def test_editable_install_puts_the_model_index_where_mim_looks(tmp_path):
         imports = [line.split('- ', 1)[1].strip() for line in f
                    if line.strip().startswith('- ')]
     assert imports and all(path.startswith(str(source / 'configs')) for path in imports)
+
+    # pip uninstall leaves no mmcds folder behind (an empty one would be imported as a
+    # namespace package in place of mmcds)
+    uninstall = subprocess.run([python, '-m', 'pip', 'uninstall', '-y', '-q', 'mmcds'],
+                               capture_output=True, text=True, timeout=300)
+    assert uninstall.returncode == 0, uninstall.stderr[-3000:]
+    assert not [name for name in os.listdir(site_packages) if 'mmcds' in name]

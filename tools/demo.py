@@ -4,8 +4,8 @@
 # on digit canvases (COCO format; same schedule, seed and data), evaluate COCO bbox mAP;
 # all of it for three seeds, two runs at a time. Prints one table (CE, CDS, CDS - CE as
 # mean ± sd over the seeds, and CDS - CE seed by seed); plots (reliability diagrams of
-# both classifiers included) and the table land in the work dir. About 6 minutes on an
-# idle 2-core CPU.
+# both classifiers included) and the table land in the work dir. About 5 minutes on an
+# idle 2-core CPU (an estimate: docs/notes.md).
 #
 # Real data instead of the digits:
 #   tools/demo.py --cls-data ../shared/data/cifar10 --det-data ../shared/data/coco128

@@ -8,7 +8,11 @@ ours as ``_base_ = 'mmcds::cds/...'`` (:mod:`mmcds.registry`) and adds our model
 to mmpretrain's model list (:mod:`mmcds.utils.model_index`). Configs load it with
 ``custom_imports = dict(imports=['mmcds'], allow_failed_imports=False)``.
 """
-from .utils.environment import check_environment
+from .warning_filters import filter_uninformative_warnings
+
+filter_uninformative_warnings()  # first: importing mmengine below warns already
+
+from .utils.environment import check_environment  # noqa: E402
 
 # Python and torch in range; mmpretrain without the models transformers 5 breaks.
 check_environment()

@@ -24,8 +24,11 @@ def plot_reliability_diagram(confidences: ArrayLike,
                              ax=None) -> dict:
     """Draw a reliability diagram and return the calibration statistics.
 
-    Draw accuracy against confidence per equal-width bin, with the gap to the
-    diagonal (perfect calibration) shaded and the ECE in the legend.
+    Draw accuracy against confidence per equal-width bin (blue bars), the gap between
+    each bin's accuracy and its mean confidence (red, hatched: ``|acc(B_b) -
+    conf(B_b)|``, whose count-weighted mean is the ECE) and the diagonal (perfect
+    calibration). The number of predictions in each bin is written on the top axis:
+    a bin of a few predictions can show a large gap and still weigh little in the ECE.
 
     Args:
         confidences: (n,) top-1 probabilities; correct: (n,) bools.
@@ -50,24 +53,31 @@ def plot_reliability_diagram(confidences: ArrayLike,
 
     own_figure = ax is None
     if own_figure:
-        fig = Figure(figsize=(4.2, 4.2), dpi=120)
+        fig = Figure(figsize=(4.2, 4.4), dpi=120)
         ax = fig.subplots()
     ax.bar(centers[nonempty], stats['accuracy'][nonempty], width=width[nonempty],
-           color='tab:blue', edgecolor='black', linewidth=0.5, label='accuracy')
-    # The gap between each bin's accuracy and its mean confidence.
+           color='tab:blue', edgecolor='black', linewidth=0.5,
+           label='accuracy of the bin')
     gap_bottom = np.minimum(stats['accuracy'], stats['confidence'])[nonempty]
     gap_height = np.abs(stats['accuracy'] - stats['confidence'])[nonempty]
     ax.bar(centers[nonempty], gap_height, bottom=gap_bottom, width=width[nonempty],
            color='tab:red', alpha=0.35, edgecolor='tab:red', hatch='//',
-           linewidth=0.5, label='gap')
-    ax.plot([0, 1], [0, 1], linestyle='--', color='gray', linewidth=1)
+           linewidth=0.5, label='gap |accuracy - confidence|\n(ECE: its mean, '
+           'weighted by count)')
+    ax.plot([0, 1], [0, 1], linestyle='--', color='gray', linewidth=1,
+            label='perfect calibration')
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_xlabel('confidence')
+    ax.set_xlabel('confidence (top-1 probability)')
     ax.set_ylabel('accuracy')
+    counts_axis = ax.secondary_xaxis('top')
+    counts_axis.set_xticks(centers[nonempty], [str(int(c)) for c in counts[nonempty]],
+                           rotation=90, fontsize=6)
+    counts_axis.tick_params(length=2, pad=1)
+    counts_axis.set_xlabel('predictions per bin', fontsize=7, labelpad=2)
     ax.set_title(title or 'reliability diagram', fontsize=10)
-    ax.legend(title=f'ECE {100 * stats["ece"]:.2f}%', loc='upper left', fontsize=8,
-              title_fontsize=8)
+    ax.legend(title=f'ECE {100 * stats["ece"]:.2f}%, n = {int(counts.sum())}',
+              loc='upper left', fontsize=6.5, title_fontsize=7.5)
     if own_figure:
         fig.tight_layout()
         if out_file:

@@ -98,7 +98,7 @@ def plot_reliability_grid(samples: dict, num_bins: int, path: str) -> str:
 
     from mmcds.evaluation import plot_reliability_diagram
 
-    fig = Figure(figsize=(3.3 * len(samples), 3.4), dpi=110)
+    fig = Figure(figsize=(3.3 * len(samples), 3.8), dpi=110)
     axes = np.atleast_1d(fig.subplots(1, len(samples)))
     for ax, (name, (confidences, correct)) in zip(axes, samples.items()):
         plot_reliability_diagram(np.asarray(confidences), np.asarray(correct),

@@ -62,3 +62,54 @@ def tsne_taking_n_iter() -> Iterator[None]:
         yield
     finally:
         manifold.TSNE = original
+
+
+@contextlib.contextmanager
+def visualizer_without_scope() -> Iterator[None]:
+    """Let mmpretrain's browse_dataset build its visualizer from our configs.
+
+    The tool passes ``cfg.visualizer`` (less ``type``) to
+    ``UniversalVisualizer(**...)``; a config that inherits
+    ``mmpretrain::_base_/default_runtime.py``, as every config of ours does, also
+    carries mmengine's ``_scope_`` key there, which the constructor refuses
+    (``TypeError: ... unexpected keyword argument '_scope_'``). Inside this context
+    ``Config.fromfile`` returns configs without that key in ``visualizer``.
+    """
+    from mmengine.config import Config
+    original = Config.__dict__['fromfile']  # the staticmethod itself
+
+    def fromfile(*args, **kwargs):
+        cfg = original.__func__(*args, **kwargs)
+        if isinstance(cfg.get('visualizer'), dict):
+            cfg.visualizer.pop('_scope_', None)
+        return cfg
+
+    Config.fromfile = staticmethod(fromfile)
+    try:
+        yield
+    finally:
+        Config.fromfile = original
+
+
+@contextlib.contextmanager
+def adjust_bbox_taking_no_renderer() -> Iterator[None]:
+    """Let mmpretrain's browse_dataset call matplotlib's ``adjust_bbox(fig, bbox)``.
+
+    matplotlib 3.11 (installed) made the renderer a required third argument of
+    ``matplotlib._tight_bbox.adjust_bbox``; mmpretrain 1.2.0 passes two, so every
+    image failed with a TypeError. Inside this context a missing renderer is the
+    figure canvas's own (the one the tool just measured the bounding box with).
+    """
+    import matplotlib._tight_bbox as tight_bbox
+    original = tight_bbox.adjust_bbox
+
+    def adjust_bbox(fig, bbox_inches, renderer=None, *args, **kwargs):
+        if renderer is None:
+            renderer = fig.canvas.get_renderer()
+        return original(fig, bbox_inches, renderer, *args, **kwargs)
+
+    tight_bbox.adjust_bbox = adjust_bbox
+    try:
+        yield
+    finally:
+        tight_bbox.adjust_bbox = original

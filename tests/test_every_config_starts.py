@@ -36,7 +36,7 @@ Every other config (the fine-grained ones, the detectors, the semi-supervised on
 other distillers, ...) runs at its full structure.
 
 Also checked here, on every runner: the reliability hooks and the sampler the configs
-promise (README, "When things go wrong") are what the config builds."""
+promise (docs/troubleshooting.md) are what the config builds."""
 import copy
 import json
 import math

@@ -2,8 +2,8 @@
 collate functions mmengine really uses, through ``Runner.from_cfg`` too; shared helpers
 of the tests/test_reliability_*.py files.
 
-The reliability hooks and sampler are the ones the configs' bases list (README "When
-things go wrong"): the tests run them as the shipped configs build them, so a hook
+The reliability hooks and sampler are the ones the configs' bases list
+(docs/troubleshooting.md): the tests run them as the shipped configs build them, so a hook
 taken out of a base fails the test of what it does.
 """
 import os

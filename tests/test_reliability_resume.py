@@ -34,7 +34,7 @@ MAX_EPOCHS, ITERS_PER_EPOCH, CKPT_INTERVAL = 3, 4, 5
 
 def write_config(path, data_root, num_workers):
     # The hooks and the sampler of exact resume are the shipped config's (its bases',
-    # README "When things go wrong").
+    # docs/troubleshooting.md).
     path.write_text(f"""
 _base_ = '{REPO_ROOT}/configs/cds/resnet18-w16_1xb64_cifar10-jpg.py'
 train_dataloader = dict(

@@ -1,4 +1,5 @@
 import contextlib
+import functools
 import gc
 import glob
 import importlib.util
@@ -34,8 +35,9 @@ def shared_data(name: str) -> str:
 # order, to whichever process is free) starts them at once; left to the end, one of
 # them would run alone while the other process has nothing left.
 # test_every_config_starts.py (added 2026-12-04): ~40 s of CPU, measured under load.
-SLOW_FILES = ('test_every_config_starts.py', 'test_tools_cli.py',
-              'test_compare_methods.py', 'test_demo.py', 'test_configs.py',
+SLOW_FILES = ('test_own_data_project.py', 'test_demo.py', 'test_compare_methods.py',
+              'test_gpu_check.py', 'test_every_config_starts.py', 'test_tools_cli.py',
+              'test_semi_supervised.py', 'test_install.py', 'test_configs.py',
               'test_reliability_resume.py', 'test_training.py',
               'test_package_configs.py', 'test_cifar100_configs.py',
               'test_reliability_data.py', 'test_fine_grained_configs.py',
@@ -177,6 +179,35 @@ def _one_torch_thread():
 # What a distributed launch sets and mmcds or the tools read (a rank's share of
 # tools/misc/check_data.py's files, tools/*.py's --local-rank).
 LAUNCH_ENVIRONMENT_VARIABLES = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK')
+
+
+def _one_logger_per_runner():
+    """A user's process builds one Runner; a test process builds hundreds. mmengine
+    names a runner's logger and message hub ``<config>_<timestamp>`` (to the second)
+    and hands a second runner of the same config within that second the FIRST one's
+    instances: its log lines land in the first runner's file and its message hub
+    holds the first runner's scalars. Where a config names no ``experiment_name``, the
+    test process appends a counter, so every runner gets instances of its own."""
+    import itertools
+
+    from mmengine.runner import Runner
+
+    counter = itertools.count()
+    original = Runner.__init__
+
+    @functools.wraps(original)
+    def init(self, *args, **kwargs):
+        if kwargs.get('experiment_name') is None:
+            cfg = kwargs.get('cfg') or {}
+            name = osp.splitext(osp.basename(getattr(cfg, 'filename', None) or
+                                             'runner'))[0]
+            kwargs['experiment_name'] = f'{name}_test{next(counter)}_{os.getpid()}'
+        original(self, *args, **kwargs)
+
+    Runner.__init__ = init
+
+
+_one_logger_per_runner()
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ import os.path as osp
 import runpy
 import sys
 from typing import Iterator, Optional, Sequence
+from unittest import mock
 
 
 def mmpretrain_tool_path(relative: str) -> str:
@@ -57,11 +58,8 @@ def tsne_taking_n_iter() -> Iterator[None]:
             kwargs['max_iter'] = n_iter
         return original(*args, **kwargs)
 
-    manifold.TSNE = tsne
-    try:
+    with mock.patch.object(manifold, 'TSNE', tsne):
         yield
-    finally:
-        manifold.TSNE = original
 
 
 @contextlib.contextmanager
@@ -84,11 +82,8 @@ def visualizer_without_scope() -> Iterator[None]:
             cfg.visualizer.pop('_scope_', None)
         return cfg
 
-    Config.fromfile = staticmethod(fromfile)
-    try:
+    with mock.patch.object(Config, 'fromfile', staticmethod(fromfile)):
         yield
-    finally:
-        Config.fromfile = original
 
 
 @contextlib.contextmanager
@@ -108,8 +103,5 @@ def adjust_bbox_taking_no_renderer() -> Iterator[None]:
             renderer = fig.canvas.get_renderer()
         return original(fig, bbox_inches, renderer, *args, **kwargs)
 
-    tight_bbox.adjust_bbox = adjust_bbox
-    try:
+    with mock.patch.object(tight_bbox, 'adjust_bbox', adjust_bbox):
         yield
-    finally:
-        tight_bbox.adjust_bbox = original

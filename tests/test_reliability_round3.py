@@ -223,6 +223,33 @@ def test_a_second_run_into_a_live_work_dir_stops_naming_the_first(
         first.join(timeout=60)
 
 
+def test_a_file_system_without_locks_runs_unguarded_with_a_warning(tmp_path,
+                                                                   monkeypatch):
+    """Lustre without -o flock answers flock with ENOSYS: the run goes on, warned,
+    instead of every tools/train.py failing at start; other errors still raise."""
+    import errno
+    import fcntl
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOSYS, 'Function not implemented')
+
+    monkeypatch.setattr(fcntl, 'flock', no_flock)
+    ran = []
+    with pytest.warns(UserWarning, match=r'cannot lock .*train.lock \(Function not '
+                      r'implemented\), so nothing stops a second run'):
+        with hold_work_dir(str(tmp_path / 'lustre')):
+            ran.append(True)
+    assert ran == [True]
+
+    def bad_fd(fd, operation):
+        raise OSError(errno.EBADF, 'Bad file descriptor')
+
+    monkeypatch.setattr(fcntl, 'flock', bad_fd)
+    with pytest.raises(OSError, match='Bad file descriptor'):
+        with hold_work_dir(str(tmp_path / 'other')):
+            pass
+
+
 # -------------------------------------------- model/data checks at start (8, 9)
 class _StopBeforeIteration1(Hook):
     """Ends a run after before_train (every check of the start), before iteration 1."""

@@ -15,6 +15,7 @@ directory); reading a work directory (``tools/test.py``, the analysis tools) tak
 lock.
 """
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -26,6 +27,9 @@ import warnings
 from typing import Iterator, Optional
 
 LOCK_NAME = 'train.lock'
+# What flock raises where the file system cannot lock at all (Lustre mounted without
+# -o flock/localflock: ENOSYS; some NFS and FUSE mounts: ENOLCK, EOPNOTSUPP, EINVAL).
+_NO_LOCKING = (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL)
 
 
 class WorkDirInUseError(RuntimeError):
@@ -93,6 +97,19 @@ class WorkDirLock:
                     f'{describe_holder(holder)}; wait for it to end or pass another '
                     "--work-dir (two runs in one work_dir overwrite each other's "
                     'checkpoints and logs)') from None
+            except OSError as error:
+                if error.errno not in _NO_LOCKING:
+                    os.close(fd)
+                    raise
+                # The run must not fail because the file system cannot lock: it
+                # goes on unguarded, as before the lock existed, and says so.
+                os.close(fd)
+                warnings.warn(
+                    f'work_dir {self.work_dir}: the file system cannot lock '
+                    f'{self.path} ({error.strerror}), so nothing stops a second run '
+                    'from writing into this work_dir at the same time; give each run '
+                    'its own --work-dir (or mount with -o flock)')
+                return
             # The holder before us may have removed the file between our open and
             # our flock: then we hold a lock on a file nobody else will see.
             try:

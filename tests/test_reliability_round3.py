@@ -326,3 +326,46 @@ def test_gathered_supcon_refuses_unequal_rank_batches(tmp_path):
         assert message.startswith("ContrastiveDSLoss(gather_distributed=True): the "
                                   "ranks' batches hold [4, 3] images"), message
         assert 'set train_dataloader.drop_last=True' in message
+
+
+# --------------------------- resume with nothing to load, on every rank (item 6)
+def _resume_nothing_loads_rank(rank, world_size, port, work_dir, out_dir):
+    import types
+
+    import torch.distributed as dist
+
+    from mmcds.engine.hooks.exact_resume_hook import ExactResumeHook
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
+                            rank=rank, world_size=world_size)
+    runner = types.SimpleNamespace(_resume=True, _load_from=None, work_dir=work_dir)
+    try:
+        ExactResumeHook().before_run(runner)
+        message = 'no error'
+    except CheckpointError as error:
+        message = str(error)
+    with open(osp.join(out_dir, f'rank{rank}.txt'), 'w') as f:
+        f.write(message)
+    dist.destroy_process_group()
+
+
+def test_every_rank_stops_when_no_checkpoint_loads(trained, tmp_path):
+    """Rank 0 repairs last_checkpoint; when nothing loads, the other ranks must stop
+    with its error rather than wait for it in the next collective."""
+    import torch.multiprocessing as mp
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    last = truncated_copy(trained['epochs'][1], work_dir / 'epoch_2.pth')
+    (work_dir / 'last_checkpoint').write_text(last)
+    context = mp.start_processes(_resume_nothing_loads_rank, nprocs=2, join=False,
+                                 start_method='fork',
+                                 args=(2, free_port(), str(work_dir), str(tmp_path)))
+    deadline = time.monotonic() + 120
+    while not context.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail('a rank waited for ever')
+    for rank in range(2):
+        message = (tmp_path / f'rank{rank}.txt').read_text()
+        assert message.startswith('ExactResumeHook: last_checkpoint named'), message
+        assert f'no checkpoint in {work_dir} loads' in message

@@ -4,7 +4,7 @@ import random
 
 import numpy as np
 import torch
-from mmengine.dist import barrier, is_main_process
+from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import EpochBasedTrainLoop
@@ -78,9 +78,21 @@ class ExactResumeHook(Hook):
         """
         if not runner._resume or runner._load_from:
             return
+        error = None
         if is_main_process():
-            self._repair_last_checkpoint(runner)
-        barrier()
+            try:
+                self._repair_last_checkpoint(runner)
+            except CheckpointError as raised:
+                error = str(raised)
+        # Every rank waits for rank 0's repair and stops with its error: a rank that
+        # raised alone would leave the others waiting in the next collective until
+        # the launcher's timeout.
+        if get_world_size() > 1:
+            message = [error]
+            broadcast_object_list(message, src=0)
+            error = message[0]
+        if error is not None:
+            raise CheckpointError(error)
 
     @staticmethod
     def _repair_last_checkpoint(runner) -> None:

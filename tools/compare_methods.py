@@ -60,6 +60,7 @@ if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
 
 from mmcds.experiments.comparison import (DEFAULT_EPOCHS, DEFAULT_METHODS,  # noqa: E402
                                           METHOD_CONFIGS, run_comparison, run_one)
+from mmcds.experiments.comparison_sweep import run_sweep  # noqa: E402
 from mmcds.experiments.config_edit import add_class_folder_args  # noqa: E402
 
 
@@ -189,7 +190,10 @@ def main(argv=None) -> int:
     if args.run_one:
         run_one(args)
         return 0
-    return run_comparison(args, sys.argv[1:] if argv is None else argv, __file__)
+    argv = sys.argv[1:] if argv is None else argv
+    if len(args.epoch_counts) > 1:
+        return run_sweep(args, argv, __file__)
+    return run_comparison(args, argv, __file__)
 
 
 if __name__ == '__main__':

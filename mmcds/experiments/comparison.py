@@ -23,8 +23,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from .comparison_report import (plot_results, plot_sweep, run_dir, write_report,
-                                write_sweep_report)
+from .comparison_report import plot_results, run_dir, write_report
 from .config_edit import (class_counts, insert_resize, set_epochs, spread_indices,
                           use_class_folders)
 from .progress import PROGRESS_TAG
@@ -355,45 +354,10 @@ def planned_runs(args) -> List[Tuple[str, int]]:
     return [(m, s) for s in seeds for m in args.methods if s in args.seeds_of[m]]
 
 
-def sweep_dir(work_dir: str, epochs: int) -> str:
-    """Where an epoch sweep puts the comparison of ``epochs`` epochs."""
-    return osp.join(work_dir, f'e{epochs}')
-
-
-def run_sweep(args, argv: List[str], script: str) -> int:
-    """One comparison per epoch count of ``args.epoch_counts``, then the gaps.
-
-    Each count trains every (method, seed) from scratch with the schedule stretched
-    over it (a 6-epoch run is not the first 6 epochs of a 20-epoch one: the cosine
-    schedule differs), into ``<work-dir>/e<N>/``; ``<work-dir>/sweep.md`` and
-    ``sweep.png`` show each compared pair's paired difference against the epoch
-    count. Returns 1 if a run failed, else 0."""
-    import copy
-
-    failed = 0
-    results_of = {}
-    for epochs in args.epoch_counts:
-        sub = copy.copy(args)
-        sub.epochs, sub.epoch_counts = epochs, [epochs]
-        sub.work_dir = sweep_dir(args.work_dir, epochs)
-        print(f'[compare] sweep: {epochs} epochs into {sub.work_dir}', flush=True)
-        failed |= run_comparison(sub, argv, script)
-        results_of[epochs] = sub.results
-    command = 'python ' + ' '.join(shlex.quote(a)
-                                   for a in [osp.relpath(script)] + list(argv))
-    print(write_sweep_report(args, results_of, command))
-    if not args.no_plot:
-        print(f'[compare] wrote {plot_sweep(args, results_of)}')
-    return failed
-
-
 def run_comparison(args, argv: List[str], script: str) -> int:
     """Train every (method, seed), ``args.jobs`` at a time; write report and plots.
 
-    With several ``args.epoch_counts``, :func:`run_sweep`. Keeps the results in
-    ``args.results``; returns 1 if a run failed, else 0."""
-    if len(getattr(args, 'epoch_counts', [args.epochs])) > 1:
-        return run_sweep(args, argv, script)
+    Keeps the results in ``args.results``; returns 1 if a run failed, else 0."""
     command = 'python ' + ' '.join(shlex.quote(a)
                                    for a in [osp.relpath(script)] + list(argv))
     started = utc_now()

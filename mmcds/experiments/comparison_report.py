@@ -298,92 +298,6 @@ def write_report(args, results: List[dict], command: str, started: str,
     return text
 
 
-def sweep_rows(results_of: Dict[int, List[dict]],
-               head_to_head: Sequence[Tuple[str, str]] = ()) -> List[dict]:
-    """Every compared pair's top-1 difference (final and best epoch) per epoch count.
-
-    One dict per (epochs, pair, metric key) from :func:`compare_pairs` of that
-    epoch count's results, with ``epochs`` and ``key`` added."""
-    rows = []
-    for epochs, results in sorted(results_of.items()):
-        pairs = comparison_pairs(results, head_to_head)
-        for key in ['top1'] + [k for k, _, _ in _measured_by_all(results, BEST[:1])]:
-            rows += [dict(row, epochs=epochs, key=key)
-                     for row in compare_pairs(results, key, pairs)]
-    return rows
-
-
-def write_sweep_report(args, results_of: Dict[int, List[dict]], command: str) -> str:
-    """Write ``sweep.md``: each pair's top-1 difference against the epoch count."""
-    head_to_head = getattr(args, 'head_to_head', None) or ()
-    names = {r['method']: r['name'] for results in results_of.values()
-             for r in _ok(results)}
-    table = []
-    for row in sweep_rows(results_of, head_to_head):
-        interval = (f'[{row["low"]:+.2f}, {row["high"]:+.2f}]' if row['n'] >= 2
-                    else 'one seed')
-        table.append([
-            str(row['epochs']), f'{names[row["method"]]} − {names[row["reference"]]}',
-            'final' if row['key'] == 'top1' else 'best epoch', str(row['n']),
-            f'{row["mean"]:+.2f}', interval, _p_text(row['p_holm'])])
-    means = []
-    for epochs, results in sorted(results_of.items()):
-        for method, runs in by_method(results).items():
-            means.append([str(epochs), runs[0]['name'], str(len(runs)),
-                          _mean_sd_text([r['top1'] for r in runs], 2),
-                          _mean_sd_text([r['best_top1'] for r in runs], 2)
-                          if all('best_top1' in r for r in runs) else ''])
-    lines = [
-        '# Differences against training length', '',
-        f'- Command: `{command}`', f'- Machine: {machine_description()}',
-        f'- Epoch counts: {" ".join(map(str, sorted(results_of)))}; each trains from '
-        'scratch with the cosine schedule stretched over it; the per-count reports are '
-        'in `e<N>/results.md`', '',
-        '## Top-1 per method (mean ± sd over seeds)', '',
-        markdown_table(['Epochs', 'Method', 'Seeds', 'Final top-1 (%)',
-                        'Best-epoch top-1 (%)'], means), '',
-        '## Paired top-1 differences', '',
-        markdown_table(['Epochs', 'Comparison', 'Top-1', 'Seeds', 'Δ (mean)', '95% CI',
-                        'Holm p'], table, align='llrrrrr'), '',
-        'Holm p: adjusted over the comparisons of that epoch count and metric (see '
-        'its `e<N>/results.md`).',
-    ]
-    text = '\n'.join(lines) + '\n'
-    with open(osp.join(args.work_dir, 'sweep.md'), 'w') as f:
-        f.write(text)
-    return text
-
-
-def plot_sweep(args, results_of: Dict[int, List[dict]]) -> str:
-    """``sweep.png``: each pair's mean top-1 difference (95% interval as error bars)
-    against the epoch count, final epoch and best epoch side by side."""
-    from matplotlib.figure import Figure
-
-    rows = sweep_rows(results_of, getattr(args, 'head_to_head', None) or ())
-    names = {r['method']: r['name'] for results in results_of.values()
-             for r in _ok(results)}
-    keys = [key for key in ('top1', 'best_top1') if any(r['key'] == key for r in rows)]
-    fig = Figure(figsize=(4.2 * len(keys), 3.4), dpi=110)
-    axes = fig.subplots(1, len(keys), squeeze=False)[0]
-    for ax, key in zip(axes, keys):
-        for pair in dict.fromkeys((r['method'], r['reference']) for r in rows):
-            points = [r for r in rows if r['key'] == key and
-                      (r['method'], r['reference']) == pair]
-            errors = [r['half_width'] if r['n'] >= 2 else 0 for r in points]
-            ax.errorbar([r['epochs'] for r in points], [r['mean'] for r in points],
-                        yerr=errors, marker='o', capsize=3,
-                        label=f'{names[pair[0]]} − {names[pair[1]]}')
-        ax.axhline(0, color='grey', linewidth=0.8)
-        ax.set_xlabel('epochs')
-        ax.set_ylabel('top-1 difference (points), 95% CI')
-        ax.set_title('final epoch' if key == 'top1' else 'best epoch', fontsize=9)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = osp.join(args.work_dir, 'sweep.png')
-    fig.savefig(path)
-    return path
-
-
 def seed_summary(args) -> str:
     """``0 1 2`` or ``ce, cds: 0 1 2 3 4; dsn: 0 1 2``."""
     groups: Dict[tuple, List[str]] = {}
@@ -442,5 +356,4 @@ def plot_results(args, results: List[dict]) -> List[str]:
 
 __all__ = ['by_method', 'compare_pairs', 'comparison_pairs', 'comparison_sections',
            'comparison_table', 'cost_table', 'paired_differences', 'plot_results',
-           'plot_sweep', 'quality_table', 'run_dir', 'seed_table', 'sweep_rows',
-           'write_report', 'write_sweep_report']
+           'quality_table', 'run_dir', 'seed_table', 'write_report']

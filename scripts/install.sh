@@ -24,7 +24,8 @@
 # TORCH_CUDA_ARCH_LIST, by default the architectures of the GPUs torch (or nvidia-smi) sees.
 # Environment: MMCDS_VENV, MMCDS_CACHE, PYTHON (interpreter for a new venv, Python 3.10-3.13),
 # MAX_JOBS (compile jobs, default: number of cores), MMCDS_MMCV_CUDA=1/0 to force CUDA/CPU ops,
-# TORCH_CUDA_ARCH_LIST (e.g. "8.0;9.0").
+# TORCH_CUDA_ARCH_LIST (e.g. "8.0;9.0"), MMCDS_TEST_TOOLS=0 to leave out the test tools
+# (requirements/tests.txt: pytest, tensorboard, onnx, ...) in an environment of your own.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -69,6 +70,7 @@ except PackageNotFoundError:
 stamp_of_inputs() {
     { cat "$ROOT"/requirements/*.txt "$ROOT/scripts/install.sh" "$ROOT/setup.py"
       echo "mmcv ops: $flavour ${TORCH_CUDA_ARCH_LIST:-}; torch: $(venv_version torch)"
+      echo "test tools: ${MMCDS_TEST_TOOLS:-1}"
     } | sha256sum | cut -d' ' -f1
 }
 
@@ -185,10 +187,14 @@ else
     quiet_pip install -q --force-reinstall --no-deps "$WHEEL_DIR"/mmcv-*.whl
 fi
 
-STEP="install mmengine, mmpretrain, mmdet and the test tools"
+requirements=(-r "$ROOT/requirements/runtime.txt")
+STEP="install mmengine, mmpretrain, mmdet"
+if [[ "${MMCDS_TEST_TOOLS:-1}" != 0 ]]; then
+    requirements+=(-r "$ROOT/requirements/tests.txt")
+    STEP="$STEP and the test tools"
+fi
 say "$STEP"
-quiet_pip install -q -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
-    --find-links "$WHEEL_DIR"
+quiet_pip install -q "${requirements[@]}" --find-links "$WHEEL_DIR"
 
 STEP="install mmcds in editable mode"
 say "$STEP"

@@ -330,7 +330,7 @@ def test_reference_refused_for_other_classes():
 def test_group_summary_over_seeds_on_hand_numbers():
     """Names given twice (two seeds): mean ± sd per stage and the paired difference
     to the first name, seed k with seed k."""
-    from mmcds.experiments.stage_probe import group_summary
+    from mmcds.experiments.stage_probe_report import group_summary
 
     def result(name, stage_top1, classifier):
         return dict(name=name, probe=[dict(top1=t, se=.5, converged=True)

@@ -171,6 +171,28 @@ def test_weighted_head_loss_is_the_mean_over_the_labelled_images(labels):
     assert model.head_loss_takes_weight
 
 
+def test_training_accuracy_of_a_semi_supervised_batch_counts_labelled_images_only():
+    """cal_acc=True: the head's logged training accuracy is over the labelled images.
+    In the weighted batch the unlabelled ones carry target 0 and would count as
+    correct wherever the model predicts class 0."""
+    model = tiny_model('cds')
+    model.head.cal_acc = True
+    logits = torch.full((6, 64), 0.)
+    neck_out = (logits, )
+    labels = [0, -1, 2, -1, 1, -1]
+    # The head's fc maps 64 -> 10 classes; make it predict class 0 for every image.
+    with torch.no_grad():
+        model.head.fc.weight.zero_()
+        model.head.fc.bias.zero_()
+        model.head.fc.bias[0] = 1.
+    samples = [DataSample().set_gt_label(y) for y in labels]
+    losses = model.labelled_head_loss(neck_out, samples, torch.tensor(labels))
+    # labelled: 0, 2, 1 -> one of three predicted right (class 0); not 4 of 6
+    torch.testing.assert_close(torch.as_tensor(losses['accuracy_top-1']).flatten(),
+                               torch.tensor([100 / 3]))
+    assert not model.head_loss_takes_weight
+
+
 def test_non_finite_loss_check_reads_the_host_once_per_step(monkeypatch):
     """NonFiniteLossHook stops a run before the optimizer step, so it must read the
     loss on the host between forward and backward; once per step, not once per term

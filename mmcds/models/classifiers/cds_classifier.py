@@ -169,8 +169,10 @@ class CDSClassifier(MultiExitClassifier):
         the host, so a CUDA step does not wait for the GPU here (the earlier
         ``bool(labelled.all())`` and ``nonzero`` did, every step).
 
-        A head whose loss module takes no ``weight`` gets the labelled images cut
-        out instead (boolean selection: one wait for the device per step).
+        A head whose loss module takes no ``weight``, or one that logs its training
+        accuracy (``cal_acc=True``, which would count the unlabelled images as
+        class 0 in the weighted batch), gets the labelled images cut out instead
+        (boolean selection: one wait for the device per step).
         """
         if not self.head_loss_takes_weight:
             return self._selected_head_loss(neck_out, data_samples, labels)
@@ -184,9 +186,11 @@ class CDSClassifier(MultiExitClassifier):
     @property
     def head_loss_takes_weight(self) -> bool:
         """Whether ``head.loss`` hands a per-image ``weight`` to a loss module that
-        takes it (mmpretrain's ``ClsHead`` family with its classification losses)."""
+        takes it (mmpretrain's ``ClsHead`` family with its classification losses)
+        and computes nothing else from the targets (no ``cal_acc``)."""
         loss_module = getattr(self.head, 'loss_module', None)
-        if not isinstance(self.head, ClsHead) or loss_module is None:
+        if not isinstance(self.head, ClsHead) or loss_module is None \
+                or getattr(self.head, 'cal_acc', False):
             return False
         return 'weight' in inspect.signature(loss_module.forward).parameters
 

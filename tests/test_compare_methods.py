@@ -413,6 +413,10 @@ def test_best_epoch_beside_the_final_and_the_epoch_sweep(tiny_data, tmp_path,
     assert result['best_top1'] == best
     report_text = (tmp_path / 'sweep' / 'e2' / 'results.md').read_text()
     assert 'Best-epoch top-1 (%)' in report_text and '### Best-epoch top-1' in report_text
+    # The schedule line says what ran: test top-1 every epoch, not "no validation".
+    assert 'top-1 on the test split every 1 epoch(s) during training' in report_text
+    assert 'no validation during training' in (
+        tmp_path / 'noval' / 'results.md').read_text()
     # dsn:ce is already compared (every method against CE): once per metric table.
     # (top-1 final and best, ECE, NLL)
     assert report_text.count('| DSN − CE | 1 |') == 4

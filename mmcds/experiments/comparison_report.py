@@ -256,8 +256,12 @@ def write_report(args, results: List[dict], command: str, started: str,
         f'{first.get("num_classes", "?")} classes)',
         f'- Schedule: {args.epochs} epochs, batch size '
         f'{first.get("batch_size", "?")}, {first.get("optimizer", "?")} with the '
-        'configs\' cosine schedule stepped per iteration, no validation during '
-        'training; metrics on the test split',
+        'configs\' cosine schedule stepped per iteration; '
+        + (f'top-1 on the test split every {args.val_interval} epoch(s) during '
+           'training for the best epoch (picked on the split it is scored on, as '
+           'the paper reports it; the training time excludes it)'
+           if getattr(args, 'val_interval', 0) else 'no validation during training')
+        + '; metrics on the test split',
         f'- Seeds: {seed_summary(args)}; a seed fixes the initialisation and the data '
         'order of every method alike',
         f'- ECE / MCE: {args.num_bins} equal-width confidence bins, in %; NLL in nats; '

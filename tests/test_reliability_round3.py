@@ -310,17 +310,23 @@ def _unequal_batch_rank(rank, world_size, port, out_dir):
     dist.destroy_process_group()
 
 
-def test_gathered_supcon_refuses_unequal_rank_batches(tmp_path):
+def run_two_forked_ranks(target, *args, on_timeout: str):
+    """``target(rank, 2, port, *args)`` in two forked processes; the test fails with
+    ``on_timeout`` (and the ranks are killed) if they have not ended in 120 s."""
     import torch.multiprocessing as mp
-    context = mp.start_processes(_unequal_batch_rank, nprocs=2, join=False,
-                                 start_method='fork',
-                                 args=(2, free_port(), str(tmp_path)))
+    context = mp.start_processes(target, nprocs=2, join=False, start_method='fork',
+                                 args=(2, free_port(), *args))
     deadline = time.monotonic() + 120
     while not context.join(timeout=1):
         if time.monotonic() > deadline:
             for process in context.processes:
                 process.kill()
-            pytest.fail('the ranks did not end')
+            pytest.fail(on_timeout)
+
+
+def test_gathered_supcon_refuses_unequal_rank_batches(tmp_path):
+    run_two_forked_ranks(_unequal_batch_rank, str(tmp_path),
+                         on_timeout='the ranks did not end')
     for rank in range(2):
         message = (tmp_path / f'rank{rank}.txt').read_text()
         assert message.startswith("ContrastiveDSLoss(gather_distributed=True): the "
@@ -351,20 +357,12 @@ def _resume_nothing_loads_rank(rank, world_size, port, work_dir, out_dir):
 def test_every_rank_stops_when_no_checkpoint_loads(trained, tmp_path):
     """Rank 0 repairs last_checkpoint; when nothing loads, the other ranks must stop
     with its error rather than wait for it in the next collective."""
-    import torch.multiprocessing as mp
     work_dir = tmp_path / 'work'
     work_dir.mkdir()
     last = truncated_copy(trained['epochs'][1], work_dir / 'epoch_2.pth')
     (work_dir / 'last_checkpoint').write_text(last)
-    context = mp.start_processes(_resume_nothing_loads_rank, nprocs=2, join=False,
-                                 start_method='fork',
-                                 args=(2, free_port(), str(work_dir), str(tmp_path)))
-    deadline = time.monotonic() + 120
-    while not context.join(timeout=1):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail('a rank waited for ever')
+    run_two_forked_ranks(_resume_nothing_loads_rank, str(work_dir), str(tmp_path),
+                         on_timeout='a rank waited for ever')
     for rank in range(2):
         message = (tmp_path / f'rank{rank}.txt').read_text()
         assert message.startswith('ExactResumeHook: last_checkpoint named'), message

@@ -38,10 +38,8 @@ def log(message: str) -> None:
 
 
 def prepare_digits(data_dir: str, quick: bool, seed: int):
-    """Write the demo's digits data sets once per seed.
-
-    Write the embedded digits data sets once per seed (a marker file says they are
-    done): the seed draws the train/test split and the canvases."""
+    """Write the embedded digits data sets once per seed (a marker file says they
+    are done): the seed draws the train/test split and the canvases."""
     cls_root = osp.join(data_dir, f'digits_seed{seed}')
     det_root = osp.join(data_dir, f'digits_coco_seed{seed}' + ('_quick' if quick else ''))
     if not osp.exists(osp.join(cls_root, '.done')):

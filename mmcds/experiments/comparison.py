@@ -354,12 +354,17 @@ def planned_runs(args) -> List[Tuple[str, int]]:
     return [(m, s) for s in seeds for m in args.methods if s in args.seeds_of[m]]
 
 
+def command_line(script: str, argv: List[str]) -> str:
+    """``python <script> <args>`` as the reports print it (shell-quoted)."""
+    return 'python ' + ' '.join(shlex.quote(a)
+                                for a in [osp.relpath(script)] + list(argv))
+
+
 def run_comparison(args, argv: List[str], script: str) -> int:
     """Train every (method, seed), ``args.jobs`` at a time; write report and plots.
 
     Keeps the results in ``args.results``; returns 1 if a run failed, else 0."""
-    command = 'python ' + ' '.join(shlex.quote(a)
-                                   for a in [osp.relpath(script)] + list(argv))
+    command = command_line(script, argv)
     started = utc_now()
     os.makedirs(args.work_dir, exist_ok=True)
     args.data_root_shown = args.data_root

@@ -2,10 +2,9 @@
 length (``tools/compare_methods.py --epochs 6 12 20``)."""
 import copy
 import os.path as osp
-import shlex
 from typing import Dict, List, Sequence, Tuple
 
-from .comparison import run_comparison
+from .comparison import command_line, run_comparison
 from .comparison_report import (BEST, _mean_sd_text, _measured_by_all, _ok, _p_text,
                                 by_method, compare_pairs, comparison_pairs)
 from .report import machine_description, markdown_table
@@ -33,9 +32,7 @@ def run_sweep(args, argv: List[str], script: str) -> int:
         print(f'[compare] sweep: {epochs} epochs into {sub.work_dir}', flush=True)
         failed |= run_comparison(sub, argv, script)
         results_of[epochs] = sub.results
-    command = 'python ' + ' '.join(shlex.quote(a)
-                                   for a in [osp.relpath(script)] + list(argv))
-    print(write_sweep_report(args, results_of, command))
+    print(write_sweep_report(args, results_of, command_line(script, argv)))
     if not args.no_plot:
         print(f'[compare] wrote {plot_sweep(args, results_of)}')
     return failed
@@ -56,11 +53,16 @@ def sweep_rows(results_of: Dict[int, List[dict]],
     return rows
 
 
+def method_names(results_of: Dict[int, List[dict]]) -> Dict[str, str]:
+    """``{method: display name}`` over the sweep's successful runs."""
+    return {r['method']: r['name'] for results in results_of.values()
+            for r in _ok(results)}
+
+
 def write_sweep_report(args, results_of: Dict[int, List[dict]], command: str) -> str:
     """Write ``sweep.md``: each pair's top-1 difference against the epoch count."""
     head_to_head = getattr(args, 'head_to_head', None) or ()
-    names = {r['method']: r['name'] for results in results_of.values()
-             for r in _ok(results)}
+    names = method_names(results_of)
     table = []
     for row in sweep_rows(results_of, head_to_head):
         interval = (f'[{row["low"]:+.2f}, {row["high"]:+.2f}]' if row['n'] >= 2
@@ -103,8 +105,7 @@ def plot_sweep(args, results_of: Dict[int, List[dict]]) -> str:
     from matplotlib.figure import Figure
 
     rows = sweep_rows(results_of, getattr(args, 'head_to_head', None) or ())
-    names = {r['method']: r['name'] for results in results_of.values()
-             for r in _ok(results)}
+    names = method_names(results_of)
     keys = [key for key in ('top1', 'best_top1') if any(r['key'] == key for r in rows)]
     fig = Figure(figsize=(4.2 * len(keys), 3.4), dpi=110)
     axes = fig.subplots(1, len(keys), squeeze=False)[0]

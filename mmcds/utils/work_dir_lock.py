@@ -98,12 +98,11 @@ class WorkDirLock:
                     "--work-dir (two runs in one work_dir overwrite each other's "
                     'checkpoints and logs)') from None
             except OSError as error:
+                os.close(fd)
                 if error.errno not in _NO_LOCKING:
-                    os.close(fd)
                     raise
                 # The run must not fail because the file system cannot lock: it
                 # goes on unguarded, as before the lock existed, and says so.
-                os.close(fd)
                 warnings.warn(
                     f'work_dir {self.work_dir}: the file system cannot lock '
                     f'{self.path} ({error.strerror}), so nothing stops a second run '

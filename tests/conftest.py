@@ -44,6 +44,45 @@ SLOW_FILES = ('test_own_data_project.py', 'test_demo.py', 'test_compare_methods.
               'test_det_transfer.py', 'test_distill.py')
 
 
+# What a built or installed copy of mmcds needs of the repository.
+PACKAGE_SOURCES = ('setup.py', 'README.md', 'requirements', 'mmcds', 'configs',
+                   'model-index.yml')
+
+
+def source_copy(root) -> str:
+    """``root/src``: a copy of what pip builds mmcds from (links kept, no caches or
+    egg-info of this checkout), for install tests that must not touch the checkout."""
+    import shutil
+    source = root / 'src'
+    os.makedirs(source)
+    for item in PACKAGE_SOURCES:
+        if osp.isdir(osp.join(REPO_ROOT, item)):
+            shutil.copytree(osp.join(REPO_ROOT, item), source / item, symlinks=True,
+                            ignore=shutil.ignore_patterns('__pycache__', '*.egg-info'))
+        else:
+            shutil.copy(osp.join(REPO_ROOT, item), source / item)
+    return source
+
+
+def venv_seeing_this_environment(root):
+    """A fresh venv (no pip of its own) at ``root/venv`` whose site-packages lists
+    this environment's after its own (a .pth of path lines): torch, mmengine and pip
+    are visible there, not installed. Returns (its python, its site-packages)."""
+    import sysconfig
+    base = getattr(sys, '_base_executable', sys.executable)
+    venv = root / 'venv'
+    subprocess.run([base, '-m', 'venv', '--without-pip', str(venv)], check=True,
+                   timeout=120)
+    python = str(venv / 'bin' / 'python')
+    venv_site = subprocess.run(
+        [python, '-c', "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    ours = dict.fromkeys(sysconfig.get_paths()[key] for key in ('purelib', 'platlib'))
+    with open(osp.join(venv_site, 'this-environment.pth'), 'w') as f:
+        f.write(''.join(f'{path}\n' for path in ours))
+    return python, venv_site
+
+
 def pytest_collection_modifyitems(items):
     rank = {name: index for index, name in enumerate(SLOW_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable

@@ -4,15 +4,13 @@ import argparse
 import os
 import os.path as osp
 import subprocess
-import sys
-import sysconfig
 
 import pytest
 import torch
 from mmengine.config import Config
 
 import mmcds
-from conftest import REPO_ROOT, load_tool
+from conftest import REPO_ROOT, load_tool, venv_seeing_this_environment
 from mmcds.utils.environment import TORCH_RANGE, release, torch_problem, torchvision_for
 
 
@@ -58,16 +56,7 @@ def test_editable_install_keeps_the_installed_torch(tmp_path):
     """`pip install -e .` (dependencies resolved, no index) into an environment that
     sees this one's packages, torch among them: nothing but mmcds is installed, the
     torch it imports is the same file, and mmcds comes from this checkout."""
-    site = sysconfig.get_paths()['purelib']
-    base = getattr(sys, '_base_executable', sys.executable)
-    venv = tmp_path / 'venv'
-    subprocess.run([base, '-m', 'venv', '--without-pip', str(venv)], check=True)
-    python = str(venv / 'bin' / 'python')
-    venv_site = subprocess.run([python, '-c', 'import sysconfig; print(sysconfig.'
-                                "get_paths()['purelib'])"], capture_output=True,
-                               text=True, check=True).stdout.strip()
-    with open(osp.join(venv_site, 'this-stack.pth'), 'w') as f:
-        f.write(site + '\n')  # a path line: torch & co. are visible, not installed here
+    python, _ = venv_seeing_this_environment(tmp_path)
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK='1')
     env.pop('PYTHONPATH', None)
     out = subprocess.run([python, '-m', 'pip', 'install', '--no-index',

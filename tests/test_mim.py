@@ -12,11 +12,10 @@ regular install is covered by tests/test_package_configs.py
 """
 import os
 import os.path as osp
-import shutil
 import subprocess
 import sys
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, source_copy, venv_seeing_this_environment
 
 # What mim computes, in the installed environment, and what it then reads.
 MIM_LOOKUP = r'''
@@ -36,21 +35,8 @@ print(sorted(model.name for model in models))
 '''
 
 
-def _source_copy(root) -> str:
-    source = root / 'src'
-    os.makedirs(source)
-    for item in ('setup.py', 'README.md', 'requirements', 'mmcds', 'configs',
-                 'model-index.yml'):
-        if osp.isdir(osp.join(REPO_ROOT, item)):
-            shutil.copytree(osp.join(REPO_ROOT, item), source / item, symlinks=True,
-                            ignore=shutil.ignore_patterns('__pycache__', '*.egg-info'))
-        else:
-            shutil.copy(osp.join(REPO_ROOT, item), source / item)
-    return source
-
-
 def test_editable_install_puts_the_model_index_where_mim_looks(tmp_path):
-    source = _source_copy(tmp_path)
+    source = source_copy(tmp_path)
     # Build the editable wheel as pip does for this project (PEP 660, the legacy
     # setuptools backend of a project without pyproject.toml), and install it into a
     # fresh environment that sees this one's packages behind its own.
@@ -60,16 +46,7 @@ def test_editable_install_puts_the_model_index_where_mim_looks(tmp_path):
         cwd=source, capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-3000:]
     wheel = tmp_path / 'dist' / build.stdout.strip().splitlines()[-1]
-    venv = tmp_path / 'venv'
-    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)],
-                   check=True, timeout=120)
-    python = str(venv / 'bin' / 'python')
-    # this environment's packages (torch, mmengine, pip, ...) after the new one's own
-    site_packages = subprocess.run(
-        [python, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
-        check=True, capture_output=True, text=True).stdout.strip()
-    with open(osp.join(site_packages, 'this_environment.pth'), 'w') as f:
-        f.write('\n'.join(path for path in sys.path if path.endswith('site-packages')))
+    python, site_packages = venv_seeing_this_environment(tmp_path)
     install = subprocess.run(
         [python, '-m', 'pip', 'install', '-q', '--no-deps', '--no-index',
          '--disable-pip-version-check', str(wheel)],

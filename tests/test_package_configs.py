@@ -2,7 +2,6 @@
 from a folder outside the repository, for an editable and a regular install."""
 import os
 import os.path as osp
-import shutil
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ from mmengine.registry import DATASETS, FUNCTIONS, DefaultScope
 from mmengine.runner import Runner
 
 import mmcds  # noqa: F401  registers the 'mmcds' scope (mmcds/registry.py)
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, source_copy
 
 
 def without_scopes(value):
@@ -121,14 +120,7 @@ def test_collate_fn_accepts_the_scope_key():
 def test_regular_install_ships_the_configs(tmp_path):
     """`pip install .` (not editable) copies mmcds/.mim/ (links in the repository) into
     the package; a fresh interpreter that imports that copy resolves `mmcds::` there."""
-    source = tmp_path / 'src'
-    os.makedirs(source)
-    for item in ('setup.py', 'README.md', 'requirements', 'mmcds', 'configs',
-                 'model-index.yml'):
-        copy = shutil.copytree if osp.isdir(osp.join(REPO_ROOT, item)) else shutil.copy
-        kwargs = dict(symlinks=True, ignore=shutil.ignore_patterns('__pycache__')) \
-            if copy is shutil.copytree else {}
-        copy(osp.join(REPO_ROOT, item), source / item, **kwargs)
+    source = source_copy(tmp_path)
     target = tmp_path / 'site'
     subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
                     '--no-build-isolation', '--disable-pip-version-check', '--target',
